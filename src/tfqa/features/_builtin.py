@@ -1,0 +1,1 @@
+"""Imports the built-in extractor modules so that they register themselves."""

@@ -1,0 +1,97 @@
+"""Stream video frames onto the analysis grid without holding the clip in memory."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from tfqa.io.constants import ANALYSIS_RATE
+from tfqa.io.probe import open_container
+
+_EPS = 1e-6
+
+
+@dataclass
+class GridFrame:
+    """One decoded frame and the analysis-grid slots it fills (sample-and-hold).
+
+    ``grid`` is the half-open range of grid indices ``[start, stop)``: a 50 fps
+    clip skips every other frame (``stop == start`` frames are never decoded to
+    RGB), a 15 fps clip repeats each frame over ~1.7 slots.
+    """
+
+    rgb: np.ndarray  # (H, W, 3) uint8
+    time_s: float  # presentation time relative to the first video frame
+    grid: range
+
+
+class FrameStream:
+    """Iterate :class:`GridFrame` objects of ``path`` at ``rate`` Hz.
+
+    After iteration, ``n_grid`` holds the number of grid slots covered,
+    ``n_decoded`` the frames decoded and ``truncated`` whether decoding stopped
+    on corrupt data before the end of the stream.
+    """
+
+    def __init__(self, path: str | Path, *, rate: int = ANALYSIS_RATE, max_side: int = 1920):
+        self.path = str(path)
+        self.rate = rate
+        self.max_side = max_side
+        self.n_grid = 0
+        self.n_decoded = 0
+        self.truncated = False
+        self.first_pts_s: float | None = None
+        self.native_fps: float = float(rate)
+
+    def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        w, h = frame.width, frame.height
+        scale = min(1.0, self.max_side / max(w, h))
+        if scale < 1.0:
+            w2, h2 = int(round(w * scale / 2) * 2), int(round(h * scale / 2) * 2)
+            return frame.to_ndarray(format="rgb24", width=w2, height=h2)
+        return frame.to_ndarray(format="rgb24")
+
+    def _decode(self) -> Iterator[tuple[av.VideoFrame, float]]:
+        container = open_container(self.path)
+        try:
+            stream = container.streams.video[0]
+            stream.thread_type = "AUTO"
+            rate = stream.average_rate or stream.guessed_rate
+            if rate:
+                self.native_fps = float(rate)
+            try:
+                for frame in container.decode(stream):
+                    if frame.pts is None:
+                        continue
+                    yield frame, float(frame.pts * frame.time_base)
+            except av.error.InvalidDataError:
+                self.truncated = True
+        finally:
+            container.close()
+
+    def __iter__(self) -> Iterator[GridFrame]:
+        prev: tuple[av.VideoFrame, float] | None = None
+        next_slot = 0
+        for frame, t_abs in self._decode():
+            self.n_decoded += 1
+            if self.first_pts_s is None:
+                self.first_pts_s = t_abs
+            t = t_abs - self.first_pts_s
+            if prev is not None:
+                # the previous frame holds every slot whose time is before this frame's time
+                stop = max(next_slot, math.ceil(t * self.rate - _EPS))
+                if stop > next_slot:
+                    yield GridFrame(self._to_rgb(prev[0]), prev[1], range(next_slot, stop))
+                    next_slot = stop
+            prev = (frame, t)
+        if prev is not None:
+            frame_dur = 1.0 / self.native_fps if self.native_fps > 0 else 1.0 / self.rate
+            stop = max(next_slot + 1, math.ceil((prev[1] + frame_dur) * self.rate - _EPS))
+            yield GridFrame(self._to_rgb(prev[0]), prev[1], range(next_slot, stop))
+            next_slot = stop
+        self.n_grid = next_slot

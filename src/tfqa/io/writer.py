@@ -1,0 +1,79 @@
+"""Encode clips (H.264 + AAC in MP4) with PyAV: used by the synthesiser and the benchmark builder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+
+def write_clip(
+    path: str | Path,
+    frames: Iterable[np.ndarray],
+    fps: float,
+    audio: np.ndarray | None,
+    sample_rate: int,
+    *,
+    crf: int = 20,
+    preset: str = "veryfast",
+    audio_bitrate: int = 128_000,
+    audio_codec: str = "aac",
+) -> Path:
+    """Write RGB uint8 ``frames`` and mono float ``audio`` (in [-1, 1]) to ``path``.
+
+    Frames are streamed to the encoder, so arbitrarily long clips use constant
+    memory.  Both streams start at t = 0, so the A/V relation in the file is
+    exactly the one in the arrays.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rate = Fraction(fps).limit_denominator(1001)
+    it = iter(frames)
+    first = next(it, None)
+    if first is None:
+        raise ValueError(f"Expected at least one frame for {path}, but got none")
+    x = None if audio is None else np.clip(np.asarray(audio, np.float32).reshape(-1), -1.0, 1.0)
+    with av.open(str(path), mode="w") as container:
+        h, w = first.shape[:2]
+        vstream = container.add_stream("libx264", rate=rate)
+        vstream.width, vstream.height = w - w % 2, h - h % 2
+        vstream.pix_fmt = "yuv420p"
+        vstream.options = {"crf": str(crf), "preset": preset}
+        astream = None
+        if x is not None:
+            astream = container.add_stream(audio_codec, rate=sample_rate)
+            astream.layout = "mono"
+            if audio_bitrate:
+                astream.bit_rate = audio_bitrate
+        a_pos = 0
+        for i, rgb in enumerate(_chain(first, it)):
+            rgb = np.ascontiguousarray(rgb[: vstream.height, : vstream.width])
+            container.mux(vstream.encode(av.VideoFrame.from_ndarray(rgb, format="rgb24")))
+            if astream is not None:  # interleave: audio up to the end of this frame
+                a_end = min(len(x), int(round((i + 1) / float(rate) * sample_rate)))
+                a_pos = _mux_audio(container, astream, x, a_pos, a_end, sample_rate)
+        container.mux(vstream.encode(None))
+        if astream is not None:
+            _mux_audio(container, astream, x, a_pos, len(x), sample_rate)
+            container.mux(astream.encode(None))
+    return path
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def _mux_audio(container, astream, x: np.ndarray, start: int, stop: int, sample_rate: int) -> int:
+    if stop <= start:
+        return start
+    seg = x[start:stop]
+    frame = av.AudioFrame.from_ndarray(seg[None, :], format="flt", layout="mono")
+    frame.sample_rate = sample_rate
+    frame.pts = start
+    frame.time_base = Fraction(1, sample_rate)
+    container.mux(astream.encode(frame))
+    return stop
