@@ -1,1 +1,2 @@
 """Imports the built-in extractor modules so that they register themselves."""
+from tfqa.features import landmarks  # noqa: F401

@@ -48,7 +48,9 @@ class FeatureBlock:
     def __post_init__(self) -> None:
         for key, arr in self.sequences.items():
             if arr.ndim != 2:
-                raise ValueError(f"Expected sequence `{key}` to be (T, D), but got shape {arr.shape}")
+                raise ValueError(
+                    f"Expected sequence `{key}` to be (T, D), but got shape {arr.shape}"
+                )
             cols = self.columns.get(key)
             if cols is not None and len(cols) != arr.shape[1]:
                 raise ValueError(
@@ -170,7 +172,9 @@ def build_config(config_cls: type, overrides: dict[str, Any], *, owner: str) -> 
     unknown = sorted(set(overrides) - names)
     if unknown:
         close = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
-        hints = ", ".join(f"`{k}`" + (f" (did you mean `{c[0]}`?)" if c else "") for k, c in close.items())
+        hints = ", ".join(
+            f"`{k}`" + (f" (did you mean `{c[0]}`?)" if c else "") for k, c in close.items()
+        )
         raise ConfigError(
             f"unknown option(s) for {owner}: {hints}",
             hint=f"valid options are {', '.join(sorted(names))}",

@@ -51,7 +51,9 @@ def open_container(path: str | Path) -> av.container.InputContainer:
     if not p.exists():
         raise FileMissingError("file not found", path=p, hint="Check the path")
     if p.is_dir():
-        raise NotAVideoError("is a folder, not a video file", path=p, hint="Pass the videos inside it")
+        raise NotAVideoError(
+            "is a folder, not a video file", path=p, hint="Pass the videos inside it"
+        )
     if p.stat().st_size == 0:
         raise EmptyFileError(
             "the file is empty (0 bytes)", path=p, hint="Re-export or re-download the video"

@@ -32,7 +32,9 @@ def validate_media(path: str | Path, *, min_duration_s: float = MIN_DURATION_S) 
     return info
 
 
-def validate_audio(audio: Audio, path: str | Path, *, min_duration_s: float = MIN_DURATION_S) -> None:
+def validate_audio(
+    audio: Audio, path: str | Path, *, min_duration_s: float = MIN_DURATION_S
+) -> None:
     """Refuse decoded audio that is too short or silent."""
     if audio.duration_s < min_duration_s:
         raise ClipTooShortError(
@@ -59,7 +61,9 @@ def expand_inputs(paths: list[str | Path]) -> list[Path]:
     for p in map(Path, paths):
         if p.is_dir():
             out.extend(
-                sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS)
+                sorted(
+                    f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in VIDEO_EXTENSIONS
+                )
             )
         else:
             out.append(p)

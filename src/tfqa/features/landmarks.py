@@ -1,0 +1,443 @@
+"""Face mesh landmarks (MediaPipe, 478 points) and the speaking face's pose-normalised track.
+
+Two extractors:
+
+* ``face_mesh`` (frames) — runs MediaPipe face mesh on every frame the
+  analysis grid needs and keeps up to ``max_faces`` face tracks in pixel
+  coordinates.  A face *detector* checks every ``detect_every`` frames how
+  many faces are in view; the (slower) multi-face mesh is switched on only
+  when more than one face appears, so the usual single-face clip costs one
+  mesh call per frame.  Per frame it publishes the faces' boxes and
+  landmarks in the shared ``state`` for the visual-quality extractor.
+* ``face`` (derived: ``face_mesh`` + ``waveform``) — picks the speaking face
+  (the track whose mouth moves with the speech), aligns it to a canonical
+  frontal face (similarity Procrustes on rigid upper-face points) and emits
+  the keypoint sequence of the feature contract plus head pose, mouth
+  articulation signals and face-track evidence (coverage, head motion,
+  jitter, frozen frames).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+
+from tfqa.errors import NoFaceError
+from tfqa.features.base import DerivedExtractor, FeatureBlock, FrameExtractor, register
+from tfqa.io.constants import ANALYSIS_RATE, HOP_SAMPLES
+
+N_MESH = 478  # 468 face points + 10 iris points (refine_landmarks=True)
+N_FACE = 468  # the keypoint contract uses the 468 face points (1404 values)
+EYE_R, EYE_L = 33, 263  # outer eye corners (subject's right, left): the scale reference
+
+LIPS = [0, 13, 14, 17, 37, 39, 40, 61, 78, 80, 81, 82, 84, 87, 88, 91, 95, 146, 178, 181, 185, 191,
+        267, 269, 270, 291, 308, 310, 311, 312, 314, 317, 318, 321, 324, 375, 402, 405, 409, 415]  # fmt: skip
+EYES = [7, 33, 133, 144, 145, 153, 154, 155, 157, 158, 159, 160, 161, 163, 173, 246,
+        249, 263, 362, 373, 374, 380, 381, 382, 384, 385, 386, 387, 388, 390, 398, 466]  # fmt: skip
+BROWS = [46, 52, 53, 55, 63, 65, 66, 70, 105, 107, 276, 282, 283, 285, 293, 295, 296, 300, 334, 336]
+
+# Mouth articulation signals: (name, upper/left landmark, lower/right landmark)
+MOUTH_PAIRS = (
+    ("inner_open_mid", 13, 14),
+    ("inner_open_left", 82, 87),
+    ("inner_open_right", 312, 317),
+    ("outer_open", 0, 17),
+    ("outer_open_left", 37, 84),
+    ("outer_open_right", 267, 314),
+    ("inner_width", 78, 308),
+    ("outer_width", 61, 291),
+    ("jaw_drop", 1, 152),
+)
+
+
+@lru_cache(maxsize=1)
+def canonical_face() -> np.ndarray:
+    """(468, 3) frontal symmetric reference face, inter-ocular distance 1 (see scripts/)."""
+    with resources.files("tfqa.assets").joinpath("canonical_face.npy").open("rb") as fh:
+        return np.load(fh)
+
+
+@lru_cache(maxsize=1)
+def rigid_indices() -> np.ndarray:
+    """Face points that barely move with speech or expression: the alignment anchors."""
+    ref = canonical_face()
+    nose_tip_y = ref[1, 1]
+    movable = set(LIPS) | set(EYES) | set(BROWS)
+    idx = [i for i in range(N_FACE) if ref[i, 1] <= nose_tip_y and i not in movable]
+    return np.array(idx)
+
+
+# ------------------------------------------------------------------------------------
+# face_mesh: frames -> raw tracks
+
+
+@dataclass(frozen=True)
+class FaceMeshConfig:
+    max_faces: int = 2  # tracks kept when several faces are in view
+    detect_every: int = 25  # frames between face-count checks (1 s at 25 fps)
+    min_detection_confidence: float = 0.5
+    min_tracking_confidence: float = 0.5
+    refine_landmarks: bool = True
+
+
+def _silence_glog() -> None:
+    # mediapipe's C++ logging honours these only if set before the first graph starts
+    os.environ.setdefault("GLOG_minloglevel", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+@register
+class FaceMesh(FrameExtractor):
+    """MediaPipe face mesh over the clip; up to ``max_faces`` tracks in pixel coordinates."""
+
+    name = "face_mesh"
+    version = "1"
+    inputs = ("video",)
+    Config = FaceMeshConfig
+    description = "MediaPipe face mesh: 478 landmarks per face per frame (pixels), face tracks"
+
+    def begin(self, info: Any) -> None:
+        _silence_glog()
+        import mediapipe as mp
+
+        self._mp = mp
+        self._single = self._mesh(1)
+        self._multi = None
+        self._detector = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=self.config.min_detection_confidence
+        )
+        self._frames: list[tuple[range, list[np.ndarray]]] = []
+        self._n_seen = 0
+        self._max_detected = 0
+        self._tracks_centres: list[np.ndarray] = []
+        self._size = (0, 0)
+
+    def _mesh(self, n: int):
+        return self._mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=False,
+            max_num_faces=n,
+            refine_landmarks=self.config.refine_landmarks,
+            min_detection_confidence=self.config.min_detection_confidence,
+            min_tracking_confidence=self.config.min_tracking_confidence,
+        )
+
+    def update(self, rgb: np.ndarray, grid: range, state: dict[str, Any]) -> None:
+        h, w = rgb.shape[:2]
+        self._size = (w, h)
+        if (
+            self._multi is None
+            and self.config.max_faces > 1
+            and self._n_seen % self.config.detect_every == 0
+        ):
+            det = self._detector.process(rgb)
+            n_det = len(det.detections) if det.detections else 0
+            self._max_detected = max(self._max_detected, n_det)
+            if n_det > 1:
+                self._multi = self._mesh(self.config.max_faces)
+        self._n_seen += 1
+        mesh = self._multi if self._multi is not None else self._single
+        res = mesh.process(rgb)
+        faces: list[np.ndarray] = []
+        for face in res.multi_face_landmarks or []:
+            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float32)
+            if pts.shape[0] < N_MESH:  # refine_landmarks=False: pad the iris points
+                pts = np.vstack([pts, np.full((N_MESH - pts.shape[0], 3), np.nan, np.float32)])
+            faces.append(pts)
+        tracked = self._assign_tracks(faces)
+        self._frames.append((grid, tracked))
+        state["faces"] = [
+            {"track": k, "landmarks": pts, "box": _box(pts, w, h)}
+            for k, pts in enumerate(tracked)
+            if pts is not None
+        ]
+
+    def _assign_tracks(self, faces: list[np.ndarray]) -> list[np.ndarray | None]:
+        """Greedy nearest-centre association of this frame's faces to persistent tracks."""
+        out: list[np.ndarray | None] = [None] * len(self._tracks_centres)
+        for pts in sorted(faces, key=lambda p: -_iod(p)):
+            centre = np.nanmean(pts[:N_FACE, :2], axis=0)
+            scale = max(_iod(pts), 1.0)
+            free = [k for k in range(len(out)) if out[k] is None]
+            dists = [np.linalg.norm(self._tracks_centres[k] - centre) / scale for k in free]
+            if free and min(dists) < 1.5:
+                k = free[int(np.argmin(dists))]
+            elif len(self._tracks_centres) < self.config.max_faces:
+                self._tracks_centres.append(centre)
+                out.append(None)
+                k = len(out) - 1
+            else:
+                continue
+            out[k] = pts
+            self._tracks_centres[k] = centre
+        return out
+
+    def finish(self, n_grid: int) -> FeatureBlock:
+        n_tracks = max(1, len(self._tracks_centres))
+        lm = np.full((n_grid, n_tracks, N_MESH, 3), np.nan, dtype=np.float32)
+        for grid, tracked in self._frames:
+            for k, pts in enumerate(tracked):
+                if pts is not None:
+                    lm[grid.start : min(grid.stop, n_grid), k] = pts
+        for obj in (self._single, self._multi, self._detector):
+            if obj is not None:
+                obj.close()
+        self._frames = []
+        return FeatureBlock(
+            name=self.name,
+            sequences={f"track{k}": lm[:, k].reshape(n_grid, -1) for k in range(n_tracks)},
+            stats={"n_tracks": float(n_tracks), "max_faces_detected": float(self._max_detected)},
+            meta={
+                "frame_width": self._size[0],
+                "frame_height": self._size[1],
+                "n_tracks": n_tracks,
+            },
+        )
+
+
+def _iod(pts: np.ndarray) -> float:
+    return float(np.linalg.norm(pts[EYE_L, :2] - pts[EYE_R, :2]))
+
+
+def _box(pts: np.ndarray, w: int, h: int) -> tuple[int, int, int, int]:
+    x0, y0 = np.nanmin(pts[:N_FACE, :2], axis=0)
+    x1, y1 = np.nanmax(pts[:N_FACE, :2], axis=0)
+    return (max(0, int(x0)), max(0, int(y0)), min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1))))
+
+
+# ------------------------------------------------------------------------------------
+# alignment helpers (pure functions, unit-tested)
+
+
+def similarity_align(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """Least-squares similarity ``dst ≈ s * src @ R.T + t`` (Umeyama 1991).
+
+    Args:
+        src, dst: (N, 3) corresponding points.
+
+    Returns:
+        ``(s, R, t)`` with R a proper rotation (det +1).
+    """
+    mu_s, mu_d = src.mean(0), dst.mean(0)
+    a, b = src - mu_s, dst - mu_d
+    cov = b.T @ a / len(src)
+    u, d, vt = np.linalg.svd(cov)
+    sign = np.ones(3)
+    if np.linalg.det(u) * np.linalg.det(vt) < 0:
+        sign[-1] = -1
+    r = u @ np.diag(sign) @ vt
+    var_s = (a**2).sum() / len(src)
+    s = float((d * sign).sum() / var_s)
+    t = mu_d - s * mu_s @ r.T
+    return s, r, t
+
+
+def rotation_to_euler(r: np.ndarray) -> tuple[float, float, float]:
+    """Yaw, pitch, roll in degrees of a head rotation (x right, y down, z away from camera)."""
+    yaw = np.degrees(np.arcsin(np.clip(-r[2, 0], -1, 1)))
+    pitch = np.degrees(np.arctan2(r[2, 1], r[2, 2]))
+    roll = np.degrees(np.arctan2(r[1, 0], r[0, 0]))
+    return float(yaw), float(pitch), float(roll)
+
+
+def align_track(lm: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Pose-normalise a track.
+
+    Args:
+        lm: (T, 478, 3) landmarks in pixels (NaN rows where the face is missing).
+
+    Returns:
+        keypoints (T, 468, 3) in canonical units (inter-ocular distance 1, frontal)
+        and pose (T, 6): yaw, pitch, roll (deg), centre x, centre y (pixels), scale
+        (pixels per canonical unit).
+    """
+    ref = canonical_face()
+    rig = rigid_indices()
+    t_len = lm.shape[0]
+    kp = np.full((t_len, N_FACE, 3), np.nan, dtype=np.float32)
+    pose = np.full((t_len, 6), np.nan, dtype=np.float32)
+    for i in range(t_len):
+        pts = lm[i, :N_FACE].astype(np.float64)
+        if not np.isfinite(pts[rig]).all():
+            continue
+        # fit reference -> image, then invert to bring the image points into the reference frame
+        s, r, t = similarity_align(ref[rig], pts[rig])
+        kp[i] = ((pts - t) @ r) / s
+        yaw, pitch, roll = rotation_to_euler(r)
+        pose[i] = (yaw, pitch, roll, t[0], t[1], s)
+    return kp, pose
+
+
+def mouth_signals(kp: np.ndarray) -> np.ndarray:
+    """(T, len(MOUTH_PAIRS)) mouth distances in canonical units (x-y plane) from aligned keypoints."""
+    cols = [np.linalg.norm(kp[:, a, :2] - kp[:, b, :2], axis=1) for _, a, b in MOUTH_PAIRS]
+    return np.stack(cols, axis=1).astype(np.float32)
+
+
+def speech_band_envelope(samples: np.ndarray, n: int) -> np.ndarray:
+    """(n,) RMS of the 300-3400 Hz band per 40 ms analysis frame (frame i = samples [640i, 640i+640))."""
+    from scipy.signal import butter, sosfilt
+
+    sos = butter(4, [300, 3400], btype="band", fs=HOP_SAMPLES * ANALYSIS_RATE, output="sos")
+    x = sosfilt(sos, samples.astype(np.float64))
+    x = np.pad(x, (0, max(0, n * HOP_SAMPLES - len(x))))[: n * HOP_SAMPLES]
+    return np.sqrt((x.reshape(n, HOP_SAMPLES) ** 2).mean(1) + 1e-12)
+
+
+def _corr_best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
+    ok = np.isfinite(a) & np.isfinite(b)
+    best = 0.0
+    for lag in range(-max_lag, max_lag + 1):
+        x = a[max(0, -lag) : len(a) - max(0, lag)]
+        y = b[max(0, lag) : len(b) - max(0, -lag)]
+        m = ok[max(0, -lag) : len(a) - max(0, lag)] & ok[max(0, lag) : len(b) - max(0, -lag)]
+        if m.sum() < 10 or x[m].std() == 0 or y[m].std() == 0:
+            continue
+        best = max(best, float(np.corrcoef(x[m], y[m])[0, 1]))
+    return best
+
+
+# ------------------------------------------------------------------------------------
+# face: pick the speaker, normalise, summarise
+
+
+@dataclass(frozen=True)
+class FaceConfig:
+    min_coverage: float = 0.05  # below this share of frames with a face, the clip has "no face"
+    min_track_coverage: float = 0.2  # tracks seen less than this are not speaker candidates
+    freeze_eps: float = (
+        2e-4  # mean landmark step (inter-ocular units) under which a frame is frozen
+    )
+
+
+@register
+class Face(DerivedExtractor):
+    """The speaking face: pose-normalised keypoints, head pose, mouth signals and track evidence."""
+
+    name = "face"
+    version = "1"
+    inputs = ("face_mesh", "waveform")
+    Config = FaceConfig
+    description = "speaker selection + pose-normalised 468x3 keypoints, head pose, mouth signals"
+
+    def compute(self, inputs: dict[str, Any]) -> FeatureBlock:
+        mesh: FeatureBlock = inputs["face_mesh"]
+        audio = inputs["waveform"]
+        path = inputs.get("path")
+        tracks = [mesh.sequences[k].reshape(-1, N_MESH, 3) for k in sorted(mesh.sequences)]
+        n = tracks[0].shape[0]
+        present = [np.isfinite(t[:, EYE_R, 0]) for t in tracks]
+        coverage_any = float(np.mean(np.any(present, axis=0))) if n else 0.0
+        if coverage_any < self.config.min_coverage:
+            raise NoFaceError(
+                f"no face found (a face was visible in {coverage_any:.0%} of the frames)",
+                path=path,
+                hint="tfqa needs a visible, roughly frontal face; check the video shows one",
+            )
+        env = speech_band_envelope(audio.samples, n)
+        pick, reason, scores = self._pick_speaker(tracks, present, env)
+        lm = tracks[pick]
+        kp, pose = align_track(lm)
+        mouth = mouth_signals(kp)
+        ok = present[pick]
+        stats = self._evidence(lm, kp, pose, mouth, ok, env)
+        stats.update(
+            {
+                "n_faces": float(sum(p.mean() >= self.config.min_track_coverage for p in present)),
+                "max_faces_detected": float(mesh.stats.get("max_faces_detected", np.nan)),
+                "speaker_track": float(pick),
+            }
+        )
+        return FeatureBlock(
+            name=self.name,
+            sequences={
+                "keypoints": kp.reshape(n, -1),
+                "pose": pose,
+                "mouth": mouth,
+                "present": ok.astype(np.float32)[:, None],
+            },
+            columns={
+                "keypoints": [f"kp{i}_{a}" for i in range(N_FACE) for a in "xyz"],
+                "pose": [
+                    "yaw_deg",
+                    "pitch_deg",
+                    "roll_deg",
+                    "centre_x_px",
+                    "centre_y_px",
+                    "scale_px",
+                ],
+                "mouth": [name for name, _, _ in MOUTH_PAIRS],
+                "present": ["face_present"],
+            },
+            stats=stats,
+            curves={"face_present": _per_second(ok.astype(np.float32))},
+            meta={"speaker_track": pick, "speaker_reason": reason, "track_scores": scores},
+        )
+
+    def _pick_speaker(self, tracks, present, env) -> tuple[int, str, list[float]]:
+        candidates = [
+            k for k, p in enumerate(present) if p.mean() >= self.config.min_track_coverage
+        ]
+        if len(candidates) <= 1:
+            k = candidates[0] if candidates else int(np.argmax([p.mean() for p in present]))
+            return k, "only one face in view", []
+        scores = []
+        for k in range(len(tracks)):
+            if k not in candidates:
+                scores.append(float("nan"))
+                continue
+            kp, _ = align_track(tracks[k])
+            opening = mouth_signals(kp)[:, 0]
+            scores.append(_corr_best_lag(opening, env, max_lag=5))
+        best = int(np.nanargmax(scores))
+        return (
+            best,
+            "several faces in view: picked the one whose mouth moves with the speech",
+            scores,
+        )
+
+    def _evidence(self, lm, kp, pose, mouth, ok, env) -> dict[str, float]:
+        n = len(ok)
+        iod = np.linalg.norm(lm[:, EYE_L, :2] - lm[:, EYE_R, :2], axis=1)
+        # frame-to-frame landmark step in inter-ocular units (frozen face ~0, jitter high)
+        step = np.nanmean(np.linalg.norm(np.diff(lm[:, :N_FACE, :2], axis=0), axis=2), axis=1)
+        step = step / np.maximum(iod[1:], 1e-6)
+        both = ok[1:] & ok[:-1]
+        # jitter: second difference of aligned non-rigid-free points (acceleration noise)
+        acc = np.nanmean(np.linalg.norm(np.diff(kp[:, :, :2], n=2, axis=0), axis=2), axis=1)
+        acc_ok = ok[2:] & ok[1:-1] & ok[:-2]
+        yaw_pitch = pose[:, :3]
+        head_speed = np.linalg.norm(np.diff(yaw_pitch, axis=0), axis=1) * ANALYSIS_RATE
+        speaking = env > np.percentile(env, 60) if n else np.zeros(0, bool)
+        mouth_open = mouth[:, 0]
+        return {
+            "face_coverage": float(ok.mean()) if n else 0.0,
+            "face_size_px": float(np.nanmedian(iod[ok])) if ok.any() else float("nan"),
+            "frozen_ratio": float((step[both] < self.config.freeze_eps).mean())
+            if both.any()
+            else float("nan"),
+            "landmark_jitter": float(np.nanmedian(acc[acc_ok])) if acc_ok.any() else float("nan"),
+            "head_motion_deg_s": float(np.nanmedian(head_speed[both]))
+            if both.any()
+            else float("nan"),
+            "head_yaw_std_deg": float(np.nanstd(pose[ok, 0])) if ok.any() else float("nan"),
+            "mouth_open_mean": float(np.nanmean(mouth_open[ok])) if ok.any() else float("nan"),
+            "mouth_open_std": float(np.nanstd(mouth_open[ok])) if ok.any() else float("nan"),
+            "mouth_open_speech": float(np.nanmean(mouth_open[ok & speaking]))
+            if (ok & speaking).any()
+            else float("nan"),
+            "mouth_open_silence": float(np.nanmean(mouth_open[ok & ~speaking]))
+            if (ok & ~speaking).any()
+            else float("nan"),
+        }
+
+
+def _per_second(x: np.ndarray) -> np.ndarray:
+    n = int(np.ceil(len(x) / ANALYSIS_RATE))
+    pad = np.pad(x.astype(np.float64), (0, n * ANALYSIS_RATE - len(x)), constant_values=np.nan)
+    with np.errstate(invalid="ignore"):
+        return np.nanmean(pad.reshape(n, ANALYSIS_RATE), axis=1).astype(np.float32)

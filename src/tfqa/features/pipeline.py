@@ -1,0 +1,338 @@
+"""Run the extractors over one clip: one streaming decode pass, derived features, the cache.
+
+``extract(path)`` is the library call behind ``tfqa score``, ``tfqa extract``,
+the service and the benchmarks: it validates the input, looks each
+extractor's block up in the cache (keyed by stream digests + extractor
+config), decodes the frames once for the frame extractors that missed,
+computes the derived extractors in dependency order, and returns a
+:class:`ClipFeatures`.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from tfqa.errors import ClipTooShortError, ConfigError
+from tfqa.features.base import (
+    DerivedExtractor,
+    Extractor,
+    FeatureBlock,
+    FrameExtractor,
+    create_extractor,
+)
+from tfqa.features.cache import FeatureCache, stream_digests
+from tfqa.io import (
+    ANALYSIS_RATE,
+    FrameStream,
+    MediaInfo,
+    load_audio,
+    validate_audio,
+    validate_media,
+)
+from tfqa.io.constants import MIN_DURATION_S
+
+# The embedded default extractors (offline, CPU), in pipeline order.
+DEFAULT_EXTRACTORS = (
+    "face_mesh",
+    "visual_quality",
+    "audio",
+    "face",
+    "visual",
+    "action_units",
+    "sync",
+)
+RAW_INPUTS = ("video", "waveform")
+
+ProgressFn = Callable[[str, float], None]
+
+
+@dataclass
+class ClipFeatures:
+    """Everything extracted from one clip."""
+
+    path: str
+    info: MediaInfo
+    digests: dict[str, str]
+    blocks: dict[str, FeatureBlock]
+    n_frames: int  # length of the 25 Hz analysis grid
+    warnings: list[str] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    cache_hits: list[str] = field(default_factory=list)
+
+    def stats(self) -> dict[str, float]:
+        """All blocks' per-clip stats in one flat dict (later blocks win on a name clash)."""
+        out: dict[str, float] = {}
+        for block in self.blocks.values():
+            out.update(block.stats)
+        return out
+
+    def __getitem__(self, name: str) -> FeatureBlock:
+        return self.blocks[name]
+
+
+def _as_extractor(x: str | Extractor) -> Extractor:
+    return create_extractor(x) if isinstance(x, str) else x
+
+
+class FeaturePipeline:
+    """Extract the features of clips with a fixed set of extractors and a cache.
+
+    Args:
+        extractors: names or instances; dependencies missing from the list are
+            added with their default config.
+        cache: a :class:`FeatureCache`; ``None`` uses the default location,
+            ``False`` disables caching.
+        max_side: frames larger than this (pixels, longest side) are downscaled
+            while decoding.
+        min_duration_s: shorter clips are refused.
+    """
+
+    def __init__(
+        self,
+        extractors: Sequence[str | Extractor] = DEFAULT_EXTRACTORS,
+        *,
+        cache: FeatureCache | bool | None = None,
+        max_side: int = 1920,
+        min_duration_s: float = MIN_DURATION_S,
+    ) -> None:
+        self.extractors = self._resolve([_as_extractor(x) for x in extractors])
+        if cache is False:
+            self.cache = FeatureCache(enabled=False)
+        elif cache is None or cache is True:
+            self.cache = FeatureCache()
+        else:
+            self.cache = cache
+        self.max_side = max_side
+        self.min_duration_s = min_duration_s
+
+    @staticmethod
+    def _resolve(given: list[Extractor]) -> dict[str, Extractor]:
+        """Add missing dependencies and order: frame extractors (given order), then derived (topological)."""
+        by_name = {x.name: x for x in given}
+        stack = list(given)
+        while stack:
+            x = stack.pop()
+            for dep in x.inputs:
+                if dep not in RAW_INPUTS and dep not in by_name:
+                    by_name[dep] = create_extractor(dep)
+                    stack.append(by_name[dep])
+        frame = [x for x in by_name.values() if isinstance(x, FrameExtractor)]
+        derived = [x for x in by_name.values() if isinstance(x, DerivedExtractor)]
+        ordered: list[Extractor] = sorted(frame, key=lambda x: _frame_rank(x, by_name))
+        done = {x.name for x in ordered} | set(RAW_INPUTS)
+        while derived:
+            ready = [x for x in derived if all(d in done for d in x.inputs)]
+            if not ready:
+                names = ", ".join(x.name for x in derived)
+                raise ConfigError(
+                    f"extractor dependencies form a cycle or are missing among: {names}"
+                )
+            for x in ready:
+                ordered.append(x)
+                done.add(x.name)
+                derived.remove(x)
+        return {x.name: x for x in ordered}
+
+    # ----------------------------------------------------------------------------
+    def extract(self, path: str | Path, *, progress: ProgressFn | None = None) -> ClipFeatures:
+        """Extract every configured extractor's block for ``path`` (see module docstring)."""
+        t_start = time.perf_counter()
+        path = str(path)
+        timings: dict[str, float] = {}
+        info = validate_media(path, min_duration_s=self.min_duration_s)
+        digests = stream_digests(path)
+        keys = self._keys(digests)
+        blocks: dict[str, FeatureBlock] = {}
+        hits = []
+        for name, key in keys.items():
+            block = self.cache.load(key)
+            if block is not None:
+                blocks[name] = block
+                hits.append(name)
+        timings["probe+cache"] = time.perf_counter() - t_start
+
+        t0 = time.perf_counter()
+        audio = load_audio(path, video_start_s=info.video_start_s)
+        validate_audio(audio, path, min_duration_s=self.min_duration_s)
+        timings["decode_audio"] = time.perf_counter() - t0
+
+        warnings: list[str] = []
+        missing_frame = [
+            x
+            for x in self.extractors.values()
+            if isinstance(x, FrameExtractor) and x.name not in blocks
+        ]
+        # Audio-only extractors run in a worker thread during the frame pass (onnxruntime
+        # and mediapipe release the GIL, so the two cores are both used).
+        early = [
+            x
+            for x in self.extractors.values()
+            if isinstance(x, DerivedExtractor)
+            and x.name not in blocks
+            and set(x.inputs) <= {"waveform"}
+        ]
+        pool = ThreadPoolExecutor(max_workers=1) if early and missing_frame else None
+        futures: dict[str, Future] = {}
+        if pool is not None:
+            for x in early:
+                futures[x.name] = pool.submit(self._timed, x, {"waveform": audio, "path": path})
+        try:
+            if missing_frame:
+                n_grid, truncated = self._frame_pass(
+                    path, info, missing_frame, blocks, timings, progress
+                )
+                if truncated:
+                    warnings.append(
+                        "the video stream is truncated or corrupt near its end: scored the decodable part"
+                    )
+            else:
+                n_grid = _block_len(
+                    next(
+                        b
+                        for n, b in blocks.items()
+                        if isinstance(self.extractors[n], FrameExtractor)
+                    )
+                )
+            for name, fut in futures.items():
+                blocks[name], timings[name] = fut.result()
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True)
+        if n_grid < math.ceil(self.min_duration_s * ANALYSIS_RATE):
+            raise ClipTooShortError(
+                f"only {n_grid} frames ({n_grid / ANALYSIS_RATE:.2f} s) could be decoded; "
+                f"the analysis needs at least {self.min_duration_s:.1f} s",
+                path=path,
+                hint="Score a longer clip",
+            )
+
+        for x in self.extractors.values():
+            if x.name in blocks or isinstance(x, FrameExtractor):
+                continue
+            inputs: dict[str, Any] = {"waveform": audio, "path": path, "n_frames": n_grid}
+            inputs.update({d: blocks[d] for d in x.inputs if d not in RAW_INPUTS})
+            blocks[x.name], timings[x.name] = self._timed(x, inputs)
+
+        for name, key in keys.items():
+            if name not in hits:
+                self.cache.save(key, blocks[name], self._provenance(name, digests, path))
+        if progress:
+            progress("done", 1.0)
+        feats = ClipFeatures(path, info, digests, blocks, n_grid, warnings, timings, hits)
+        feats.warnings.extend(_evidence_warnings(feats))
+        timings["total"] = time.perf_counter() - t_start
+        return feats
+
+    @staticmethod
+    def _timed(x: DerivedExtractor, inputs: dict[str, Any]) -> tuple[FeatureBlock, float]:
+        t0 = time.perf_counter()
+        block = x.compute(inputs)
+        return block, time.perf_counter() - t0
+
+    def _frame_pass(self, path, info, missing, blocks, timings, progress) -> tuple[int, bool]:
+        # Frame extractors that a missing one depends on in-pass (face_mesh feeds
+        # visual_quality through ``state``) run again even if cached.
+        frame_exts = [x for x in self.extractors.values() if isinstance(x, FrameExtractor)]
+        needed = {x.name for x in missing}
+        for x in reversed(frame_exts):  # frame_exts is dependency-ordered
+            if x.name in needed:
+                needed.update(d for d in x.inputs if d in self.extractors)
+        run = [x for x in frame_exts if x.name in needed]
+        for x in run:
+            x.begin(info)
+        expected = max(1, int(info.duration_s * ANALYSIS_RATE))
+        stream = FrameStream(path, max_side=self.max_side)
+        spent = dict.fromkeys([x.name for x in run] + ["decode_video"], 0.0)
+        t_prev = time.perf_counter()
+        for gf in stream:
+            t_now = time.perf_counter()
+            spent["decode_video"] += t_now - t_prev
+            state: dict[str, Any] = {}
+            for x in run:
+                t_x = time.perf_counter()
+                x.update(gf.rgb, gf.grid, state)
+                spent[x.name] += time.perf_counter() - t_x
+            if progress and gf.grid.start % 25 == 0:
+                progress("frames", min(0.99, gf.grid.stop / expected))
+            t_prev = time.perf_counter()
+        for x in run:
+            t_x = time.perf_counter()
+            block = x.finish(stream.n_grid)
+            spent[x.name] += time.perf_counter() - t_x
+            blocks[x.name] = block
+        timings.update(spent)
+        return stream.n_grid, stream.truncated
+
+    def _keys(self, digests: dict[str, str]) -> dict[str, str]:
+        keys: dict[str, str] = {}
+        for x in self.extractors.values():
+            ins = {}
+            for dep in x.inputs:
+                if dep == "video":
+                    ins[dep] = digests.get("video", "")
+                elif dep == "waveform":
+                    ins[dep] = digests.get("audio", "")
+                else:
+                    ins[dep] = keys[dep]
+            keys[x.name] = FeatureCache.key(x, ins)
+        return keys
+
+    def _provenance(self, name: str, digests: dict[str, str], path: str) -> dict[str, Any]:
+        import dataclasses
+
+        x = self.extractors[name]
+        return {
+            "extractor": name,
+            "version": x.version,
+            "config": dataclasses.asdict(x.config),
+            "inputs": list(x.inputs),
+            "digests": digests,
+            "source_path": path,
+        }
+
+
+def _block_len(block: FeatureBlock) -> int:
+    return len(next(iter(block.sequences.values())))
+
+
+def _frame_rank(x: Extractor, by_name: dict[str, Extractor]) -> int:
+    """Frame extractors that feed others through ``state`` come first."""
+    depth = 0
+    for dep in x.inputs:
+        if dep in by_name and isinstance(by_name[dep], FrameExtractor):
+            depth = max(depth, 1 + _frame_rank(by_name[dep], by_name))
+    return depth
+
+
+def _evidence_warnings(feats: ClipFeatures) -> list[str]:
+    out = []
+    face = feats.blocks.get("face")
+    if face is not None:
+        cov = face.stats.get("face_coverage", 1.0)
+        if cov < 0.95:
+            out.append(f"face lost in {1 - cov:.0%} of the frames: scored the frames with a face")
+        if face.stats.get("n_faces", 1.0) > 1 or face.stats.get("max_faces_detected", 1.0) > 1:
+            out.append(
+                f"several faces in view: {face.meta.get('speaker_reason', '')} (track {face.meta.get('speaker_track')})"
+            )
+    return out
+
+
+def extract(path: str | Path, **kwargs: Any) -> ClipFeatures:
+    """One-shot convenience: ``FeaturePipeline(**kwargs).extract(path)``."""
+    return FeaturePipeline(**kwargs).extract(path)
+
+
+def model_arrays(feats: ClipFeatures) -> dict[str, np.ndarray]:
+    """The feature contract consumed by the learned model (see ``tfqa.features.contract``)."""
+    from tfqa.features.contract import model_arrays as _ma
+
+    return _ma(feats)
