@@ -1,0 +1,379 @@
+"""Audio-visual synchronisation: offset (frames, ms), confidence and a per-second sync curve.
+
+Method (a landmark-based cousin of SyncNet that runs in milliseconds on a CPU):
+
+1. Mouth articulation signals come from the pose-normalised face track
+   (``face`` block: inner/outer lip openings, widths, jaw drop), band-passed
+   to 0.3-8 Hz (syllable rates) and z-scored per clip.
+2. An *audio-to-mouth* linear model (:class:`SyncModel`, ridge regression
+   on log-mel frames with +-3 frames of context) predicts those signals from
+   the speech alone.  It ships inside the package (``assets/sync_ridge.npz``)
+   and is re-trainable with :func:`tfqa.features.sync_train.train_sync_model`.
+3. The observed and predicted signals are cross-correlated over lags of
+   +-``max_lag`` frames; the lag of the peak is the A/V offset (refined to
+   sub-frame precision by a parabola through the peak), positive when the
+   audio lags the video.  Confidence is the peak's height above the median
+   of the lag curve (as SyncNet's "median - min distance"), and a
+   significance z-score tells how unlikely the peak is for unrelated audio.
+4. The same estimate on sliding windows gives the per-second offset and
+   confidence curves.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+from tfqa.errors import ModelNotFoundError
+from tfqa.features.base import DerivedExtractor, FeatureBlock, register
+from tfqa.io.constants import ANALYSIS_RATE, FRAME_MS, HOP_SAMPLES, SAMPLE_RATE
+
+MEL_HOP = HOP_SAMPLES // 4  # 160 samples = 10 ms: 4 mel frames per analysis frame
+MEL_WIN = 400  # 25 ms analysis window
+MEL_NFFT = 512
+BAND_HZ = (0.3, 8.0)  # articulation band of the mouth signals (syllable rate ~2-8 Hz)
+_EPS = 1e-8
+
+
+# ------------------------------------------------------------------------------------
+# the audio-to-mouth model
+
+
+@dataclass(frozen=True)
+class SyncModel:
+    """Linear map from stacked log-mel context to z-scored mouth signals.
+
+    ``coef`` is (D_in, D_out) with D_in = (2 * context + 1) * 4 * n_mels.
+    """
+
+    coef: np.ndarray
+    intercept: np.ndarray
+    n_mels: int
+    context: int
+    targets: tuple[str, ...]
+    provenance: dict[str, Any]
+
+    def save(self, path: str | Path) -> Path:
+        header = {
+            "n_mels": self.n_mels,
+            "context": self.context,
+            "targets": list(self.targets),
+            "provenance": self.provenance,
+            "format": "tfqa-sync-ridge/1",
+        }
+        path = Path(path)
+        np.savez_compressed(
+            path,
+            coef=self.coef.astype(np.float32),
+            intercept=self.intercept.astype(np.float32),
+            header=np.frombuffer(json.dumps(header).encode(), np.uint8),
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> SyncModel:
+        path = Path(path)
+        if not path.exists():
+            raise ModelNotFoundError(
+                "sync model file not found",
+                path=path,
+                hint="Omit the path to use the embedded model, or train one with `tfqa train-sync`",
+            )
+        with np.load(path, allow_pickle=False) as data:
+            header = json.loads(bytes(data["header"]).decode())
+            return cls(
+                coef=data["coef"],
+                intercept=data["intercept"],
+                n_mels=int(header["n_mels"]),
+                context=int(header["context"]),
+                targets=tuple(header["targets"]),
+                provenance=header.get("provenance", {}),
+            )
+
+    def predict(self, features: np.ndarray) -> np.ndarray:
+        """(T, D_in) stacked features -> (T, D_out) predicted mouth signals."""
+        return features @ self.coef + self.intercept
+
+
+@lru_cache(maxsize=4)
+def load_sync_model(path: str | None = None) -> SyncModel:
+    """The embedded model (``path=None``) or one saved by :meth:`SyncModel.save`."""
+    if path is not None:
+        return SyncModel.load(path)
+    ref = resources.files("tfqa.assets").joinpath("sync_ridge.npz")
+    with resources.as_file(ref) as p:
+        return SyncModel.load(p)
+
+
+# ------------------------------------------------------------------------------------
+# signal helpers (pure functions, unit-tested)
+
+
+def log_mel_frames(samples: np.ndarray, n_frames: int, n_mels: int) -> np.ndarray:
+    """(n_frames, 4 * n_mels) log-mel, 4 x 10 ms sub-frames per 40 ms frame, z-scored per band."""
+    import librosa
+
+    need = n_frames * HOP_SAMPLES
+    x = np.pad(samples.astype(np.float32), (0, max(0, need + MEL_NFFT - len(samples))))[
+        : need + MEL_NFFT
+    ]
+    spec = librosa.feature.melspectrogram(
+        y=x, sr=SAMPLE_RATE, n_fft=MEL_NFFT, hop_length=MEL_HOP, win_length=MEL_WIN,
+        n_mels=n_mels, fmin=50.0, fmax=7600.0, center=True,
+    )  # fmt: skip
+    logm = np.log(spec[:, : n_frames * 4] + 1e-6).T.reshape(n_frames, 4 * n_mels)
+    return _zscore(logm)
+
+
+def stack_context(x: np.ndarray, context: int) -> np.ndarray:
+    """(T, D) -> (T, (2c+1) D): each row holds frames t-c..t+c (edges repeated)."""
+    n = len(x)
+    padded = np.pad(x, ((context, context), (0, 0)), mode="edge")
+    return np.concatenate([padded[i : i + n] for i in range(2 * context + 1)], axis=1)
+
+
+def _zscore(x: np.ndarray) -> np.ndarray:
+    mu = np.nanmean(x, axis=0)
+    sd = np.nanstd(x, axis=0)
+    return (x - mu) / (sd + 1e-6)
+
+
+def prepare_mouth(mouth: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """Interpolate gaps, band-pass to the articulation band and z-score: (T, K) -> (T, K)."""
+    t = np.arange(len(mouth))
+    ok = present & np.isfinite(mouth).all(axis=1)
+    if ok.sum() < 2:
+        return np.zeros_like(mouth, dtype=np.float64)
+    filled = np.stack([np.interp(t, t[ok], mouth[ok, j]) for j in range(mouth.shape[1])], axis=1)
+    sos = butter(2, BAND_HZ, btype="band", fs=ANALYSIS_RATE, output="sos")
+    padlen = min(len(filled) - 1, 3 * (2 * len(sos) + 1))
+    return _zscore(sosfiltfilt(sos, filled, axis=0, padlen=padlen))
+
+
+def lag_curve(
+    observed: np.ndarray, predicted: np.ndarray, valid: np.ndarray, max_lag: int
+) -> np.ndarray:
+    """Mean (over signals) Pearson correlation of observed[t] with predicted[t + lag].
+
+    Args:
+        observed, predicted: (T, K) signals.
+        valid: (T,) frames usable on the observed side (a face was tracked).
+        max_lag: lags -max_lag..max_lag frames (positive = audio later than video).
+
+    Returns:
+        (2 * max_lag + 1,) correlations; NaN where fewer than 8 frames overlap.
+    """
+    n = len(observed)
+    out = np.full(2 * max_lag + 1, np.nan)
+    for i, lag in enumerate(range(-max_lag, max_lag + 1)):
+        lo, hi = max(0, -lag), n - max(0, lag)
+        if hi - lo < 8:
+            continue
+        m = valid[lo:hi]
+        if m.sum() < 8:
+            continue
+        a = observed[lo:hi][m]
+        b = predicted[lo + lag : hi + lag][m]
+        a = a - a.mean(0)
+        b = b - b.mean(0)
+        r = (a * b).sum(0) / np.sqrt((a * a).sum(0) * (b * b).sum(0) + _EPS)
+        out[i] = float(np.mean(r))
+    return out
+
+
+def peak_offset(curve: np.ndarray, max_lag: int) -> tuple[float, int, float]:
+    """(sub-frame offset, integer offset, peak value) of a lag curve (parabolic refinement)."""
+    if not np.isfinite(curve).any():
+        return float("nan"), 0, float("nan")
+    i = int(np.nanargmax(curve))
+    frac = 0.0
+    if 0 < i < len(curve) - 1 and np.isfinite(curve[i - 1]) and np.isfinite(curve[i + 1]):
+        denom = curve[i - 1] - 2 * curve[i] + curve[i + 1]
+        if denom < 0:
+            frac = float(np.clip(0.5 * (curve[i - 1] - curve[i + 1]) / denom, -0.5, 0.5))
+    return i - max_lag + frac, i - max_lag, float(curve[i])
+
+
+def confidence(curve: np.ndarray) -> float:
+    """Peak height above the median of the lag curve (0 = no preferred alignment)."""
+    if not np.isfinite(curve).any():
+        return float("nan")
+    return float(np.nanmax(curve) - np.nanmedian(curve))
+
+
+# ------------------------------------------------------------------------------------
+# the extractor
+
+
+@dataclass(frozen=True)
+class SyncConfig:
+    max_lag: int = 15  # frames searched each way (600 ms at 25 Hz)
+    window_s: float = 5.0  # window of the per-second offset/confidence curve
+    model_path: str | None = None  # None = the embedded audio-to-mouth model
+
+
+@register
+class Sync(DerivedExtractor):
+    """A/V offset, confidence and per-second sync curves from mouth landmarks and speech."""
+
+    name = "sync"
+    version = "1"
+    inputs = ("face", "waveform")
+    Config = SyncConfig
+    description = "audio-to-mouth cross-correlation: A/V offset (frames, ms), confidence, curves"
+
+    def compute(self, inputs: dict[str, Any]) -> FeatureBlock:
+        face: FeatureBlock = inputs["face"]
+        audio = inputs["waveform"]
+        model = load_sync_model(self.config.model_path)
+        present = face.sequences["present"][:, 0] > 0.5
+        max_lag = self.config.max_lag
+        observed, predicted = aligned_signals(
+            face.sequences["mouth"], face.columns.get("mouth"), present, audio.samples, model
+        )
+        curve = lag_curve(observed, predicted, present, max_lag)
+        offset, offset_int, peak = peak_offset(curve, max_lag)
+        conf = confidence(curve)
+        zero = float(curve[max_lag])
+        n_valid = int(present.sum())
+        local_off, local_conf = self._local_curves(observed, predicted, present)
+        agree = np.isfinite(local_off) & (np.abs(local_off - offset_int) <= 1)
+        seq = self._per_frame(observed, predicted, present, offset_int)
+        stats = {
+            "av_offset_frames": float(offset_int) if np.isfinite(offset) else float("nan"),
+            "av_offset_ms": float(offset * FRAME_MS),
+            "sync_confidence": conf,
+            "sync_peak_corr": peak,
+            "sync_corr_at_zero": zero,
+            # peak correlation against the null of unrelated signals (~N(0, 1/sqrt(n)))
+            "sync_significance": float(peak * np.sqrt(max(n_valid, 1) / 3.0)),
+            "sync_offset_consistency": float(agree.sum() / max(np.isfinite(local_off).sum(), 1)),
+        }
+        return FeatureBlock(
+            name=self.name,
+            sequences={"sync": seq},
+            columns={
+                "sync": [
+                    "mouth_observed",
+                    "mouth_predicted_at_offset",
+                    "mouth_predicted_at_zero",
+                    "local_corr_at_zero",
+                    "local_corr_at_offset",
+                ]
+            },  # fmt: skip
+            stats=stats,
+            curves={
+                "offset_ms": (local_off * FRAME_MS).astype(np.float32),
+                "confidence": local_conf.astype(np.float32),
+            },
+            meta={
+                "lag_curve": [None if not np.isfinite(c) else round(float(c), 4) for c in curve],
+                "max_lag": max_lag,
+                "model": model.provenance.get("name", "custom"),
+            },  # fmt: skip
+        )
+
+    def _local_curves(self, observed, predicted, present) -> tuple[np.ndarray, np.ndarray]:
+        """Offset (frames) and confidence of a ``window_s`` window centred on each second."""
+        n = len(observed)
+        n_sec = int(np.ceil(n / ANALYSIS_RATE))
+        half = int(self.config.window_s * ANALYSIS_RATE / 2)
+        offs = np.full(n_sec, np.nan)
+        confs = np.full(n_sec, np.nan)
+        for s in range(n_sec):
+            c = int((s + 0.5) * ANALYSIS_RATE)
+            lo, hi = max(0, c - half), min(n, c + half)
+            if hi - lo < ANALYSIS_RATE or present[lo:hi].mean() < 0.5:
+                continue
+            curve = lag_curve(
+                observed[lo:hi], predicted[lo:hi], present[lo:hi], self.config.max_lag
+            )
+            _, offs[s], _ = peak_offset(curve, self.config.max_lag)
+            confs[s] = confidence(curve)
+        return offs, confs
+
+    @staticmethod
+    def _per_frame(observed, predicted, present, offset: int) -> np.ndarray:
+        """Per-frame sync evidence on the analysis grid (T, 5)."""
+        n = len(observed)
+        obs = observed[:, 0]
+        pred0 = predicted[:, 0]
+        pred_off = np.roll(predicted[:, 0], -offset) if offset else pred0
+        if offset > 0:
+            pred_off[n - offset :] = np.nan
+        elif offset < 0:
+            pred_off[:-offset] = np.nan
+        win = ANALYSIS_RATE  # 1 s running correlation
+        corr0 = _running_corr(observed, predicted, win)
+        shifted = np.roll(predicted, -offset, axis=0)
+        corr_off = _running_corr(observed, shifted, win)
+        seq = np.stack([obs, pred_off, pred0, corr0, corr_off], axis=1).astype(np.float32)
+        seq[~present, 0] = np.nan
+        return seq
+
+
+def aligned_signals(
+    mouth: np.ndarray,
+    columns: list[str] | None,
+    present: np.ndarray,
+    samples: np.ndarray,
+    model: SyncModel,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Observed mouth signals (prepared) and their prediction from the audio, both (T, K).
+
+    ``samples`` is 16 kHz audio whose sample 0 is at frame 0 of ``mouth``.
+    """
+    observed = prepare_mouth(_select(mouth, columns, model.targets), present)
+    mel = log_mel_frames(samples, len(observed), model.n_mels)
+    return observed, model.predict(stack_context(mel, model.context))
+
+
+def estimate_offset(
+    mouth: np.ndarray,
+    columns: list[str] | None,
+    present: np.ndarray,
+    samples: np.ndarray,
+    *,
+    model: SyncModel | None = None,
+    max_lag: int = 15,
+) -> dict[str, float]:
+    """Offset (frames, ms; positive = audio lags) and confidence of one window of a clip."""
+    model = model or load_sync_model()
+    observed, predicted = aligned_signals(mouth, columns, present, samples, model)
+    curve = lag_curve(observed, predicted, present, max_lag)
+    offset, offset_int, peak = peak_offset(curve, max_lag)
+    return {
+        "offset_frames": float(offset_int),
+        "offset_ms": float(offset * FRAME_MS),
+        "confidence": confidence(curve),
+        "peak_corr": peak,
+    }
+
+
+def _select(mouth: np.ndarray, columns: list[str] | None, targets: tuple[str, ...]) -> np.ndarray:
+    if not columns:
+        return mouth
+    idx = [columns.index(t) for t in targets]
+    return mouth[:, idx]
+
+
+def _running_corr(a: np.ndarray, b: np.ndarray, win: int) -> np.ndarray:
+    """Mean over signals of the Pearson correlation in a centred window of ``win`` frames: (T,)."""
+    from scipy.ndimage import uniform_filter1d
+
+    def mean(x):
+        return uniform_filter1d(x, size=win, axis=0, mode="nearest")
+
+    ma, mb = mean(a), mean(b)
+    cov = mean(a * b) - ma * mb
+    va = mean(a * a) - ma**2
+    vb = mean(b * b) - mb**2
+    r = cov / np.sqrt(np.maximum(va * vb, _EPS))
+    return np.clip(r.mean(axis=1), -1, 1)

@@ -1,0 +1,99 @@
+"""Train the audio-to-mouth model behind the ``sync`` extractor.
+
+The embedded model (``assets/sync_ridge.npz``) was made with::
+
+    tfqa train-sync ../shared/data/clips/generated --out src/tfqa/assets/sync_ridge.npz
+
+i.e. on the 40 AI-generated clips only, so that the 41 real clips stay a
+held-out test set for ``tfqa bench sync``.  Training is a ridge regression
+(closed form, seconds on a CPU) of band-passed, z-scored mouth signals on
+stacked log-mel frames; the clips are assumed to be in sync on average, which
+defines the estimator's zero.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+from sklearn.linear_model import Ridge
+
+from tfqa.features.landmarks import MOUTH_PAIRS
+from tfqa.features.sync import SyncModel, log_mel_frames, prepare_mouth, stack_context
+from tfqa.io import load_audio
+
+DEFAULT_TARGETS = tuple(name for name, _, _ in MOUTH_PAIRS)
+
+
+def clip_training_pair(
+    path: str | Path, pipeline, n_mels: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(mel (T, 4*n_mels), mouth (T, K) prepared, valid (T,)) for one clip."""
+    feats = pipeline.extract(path)
+    face = feats.blocks["face"]
+    present = face.sequences["present"][:, 0] > 0.5
+    audio = load_audio(path, video_start_s=feats.info.video_start_s)
+    mouth = prepare_mouth(face.sequences["mouth"], present)
+    mel = log_mel_frames(audio.samples, len(mouth), n_mels)
+    return mel, mouth, present
+
+
+def fit_sync_model(
+    pairs: Sequence[tuple[np.ndarray, np.ndarray, np.ndarray]],
+    *,
+    n_mels: int = 40,
+    context: int = 3,
+    alpha: float = 1000.0,
+    targets: tuple[str, ...] = DEFAULT_TARGETS,
+    provenance: dict | None = None,
+) -> SyncModel:
+    """Closed-form ridge fit on frames where a face was tracked."""
+    xs, ys = [], []
+    for mel, mouth, valid in pairs:
+        xs.append(stack_context(mel, context)[valid])
+        ys.append(mouth[valid])
+    x = np.concatenate(xs)
+    y = np.concatenate(ys)
+    ridge = Ridge(alpha=alpha).fit(x, y)
+    r2 = float(ridge.score(x, y))
+    prov = {"name": "tfqa-sync-ridge", "n_clips": len(pairs), "n_frames": int(len(x)), "train_r2": r2,
+            "alpha": alpha, **(provenance or {})}  # fmt: skip
+    return SyncModel(ridge.coef_.T.copy(), ridge.intercept_.copy(), n_mels, context, targets, prov)
+
+
+def train_sync_model(
+    paths: Sequence[str | Path],
+    out: str | Path,
+    *,
+    cache_dir: str | Path | None = None,
+    alpha: float = 1000.0,
+    context: int = 3,
+    n_mels: int = 40,
+    on_clip: Callable[[str, Exception | None], None] | None = None,
+) -> SyncModel:
+    """Extract mouth signals + audio of ``paths``, fit, save to ``out``; unusable clips are skipped."""
+    from tfqa.errors import InputError
+    from tfqa.features.cache import FeatureCache
+    from tfqa.features.pipeline import FeaturePipeline
+
+    pipeline = FeaturePipeline(
+        ["face_mesh", "face"], cache=FeatureCache(cache_dir) if cache_dir else None
+    )
+    pairs = []
+    used = []
+    for p in paths:
+        try:
+            pairs.append(clip_training_pair(p, pipeline, n_mels))
+            used.append(Path(p).name)
+            err = None
+        except InputError as exc:
+            err = exc
+        if on_clip:
+            on_clip(str(p), err)
+    if not pairs:
+        raise ValueError("Expected at least one usable training clip, but got none")
+    model = fit_sync_model(pairs, n_mels=n_mels, context=context, alpha=alpha,
+                           provenance={"clips": used})  # fmt: skip
+    model.save(out)
+    return model
