@@ -7,6 +7,8 @@ time; ``synthesize`` encodes them with the audio into an MP4.
 
 from __future__ import annotations
 
+import queue
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -27,8 +29,9 @@ from tfqa.synth.spec import SynthResult, SynthSpec
 from tfqa.synth.speech import SPEAKERS, Speech, synthesize_formant_speech
 
 TRUTH_VERSION = 1
-BABBLE_TALKERS = 6  # a crowd this size no longer sounds like one intelligible voice
+BABBLE_SHIFTS = 3  # per speaker: 6 overlapping voices no longer sound like one intelligible talker
 _DECIMALS = 4  # per-frame tracks in the truth are rounded to this many decimals
+PREFETCH_FRAMES = 2  # frames rendered ahead of the encoder
 
 
 @dataclass
@@ -64,7 +67,8 @@ def synthesize(spec: SynthSpec, path: str | Path) -> SynthResult:
     """
     start = time.perf_counter()
     plan = plan_clip(spec)
-    out = write_clip(path, iter_frames(plan), spec.fps, plan.audio, spec.sample_rate, crf=spec.crf)
+    frames = _prefetch(iter_frames(plan), PREFETCH_FRAMES)
+    out = write_clip(path, frames, spec.fps, plan.audio, spec.sample_rate, crf=spec.crf)
     return SynthResult(out, spec, plan.truth, time.perf_counter() - start)
 
 
@@ -172,6 +176,54 @@ def iter_frames(plan: ClipPlan) -> Iterator[np.ndarray]:
         yield last_frame
 
 
+def _prefetch(frames: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
+    """Render the next ``depth`` frames in a worker thread while the encoder works.
+
+    OpenCV and x264 release the GIL, so rendering and encoding overlap on two cores;
+    the bounded queue keeps memory at a few frames.  Order is preserved, and an error
+    in the worker is raised here.
+    """
+    slots: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def work() -> None:
+        try:
+            for frame in frames:
+                if not offer(frame):
+                    return
+            offer(_END)
+        except BaseException as error:  # handed to the consumer, which re-raises it
+            offer(_Failure(error))
+
+    worker = threading.Thread(target=work, name="tfqa-synth-render", daemon=True)
+    worker.start()
+    try:
+        while (item := slots.get()) is not _END:
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        worker.join()
+
+
+_END = object()
+
+
+@dataclass(frozen=True)
+class _Failure:
+    error: BaseException
+
+
 # -- speech and audio ----------------------------------------------------------------------
 def make_speech(spec: SynthSpec, speaker: str, stream: str) -> Speech:
     """The utterance of ``speaker`` for ``spec``, drawn from the named random stream."""
@@ -214,16 +266,24 @@ def _audio_track(spec: SynthSpec, heard: Speech) -> tuple[np.ndarray, dict[str, 
 
 
 def _noise(spec: SynthSpec, n_samples: int) -> np.ndarray:
-    """White noise, or babble: several other formant talkers summed at equal loudness."""
+    """White noise, or babble: a crowd of formant talkers summed at equal loudness.
+
+    The crowd is each speaker's utterance at several circular time shifts (distinct
+    syllables overlap as with different talkers), which costs two syntheses
+    instead of one per talker.
+    """
     rng = _rng(spec.seed, f"noise_{spec.noise_kind}")
     if spec.noise_kind == "white":
         return rng.standard_normal(n_samples).astype(np.float32)
     crowd = np.zeros(n_samples)
-    for k in range(BABBLE_TALKERS):
+    for speaker in SPEAKERS:
         talker = synthesize_formant_speech(
-            n_samples / spec.sample_rate, spec.sample_rate, list(SPEAKERS)[k % 2], rng
-        )
-        crowd[: len(talker.audio)] += talker.audio / (np.std(talker.audio) + 1e-12)
+            n_samples / spec.sample_rate, spec.sample_rate, speaker, rng
+        ).audio[:n_samples]
+        talker = talker / (np.std(talker) + 1e-12)
+        shifts = (np.arange(BABBLE_SHIFTS) + rng.uniform(0.2, 0.8, BABBLE_SHIFTS)) / BABBLE_SHIFTS
+        for shift in shifts:
+            crowd[: len(talker)] += np.roll(talker, int(shift * len(talker)))
     return crowd.astype(np.float32)
 
 

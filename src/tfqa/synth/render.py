@@ -18,6 +18,11 @@ from tfqa.synth.rig import BLINK_LEVELS, FaceRig
 
 CAVITY_RGB = np.array([62, 22, 26], np.float32)  # dark red-brown of an open mouth
 TEETH_RGB = np.array([214, 208, 196], np.float32)
+TONGUE_RGB = np.array([128, 52, 58], np.float32)
+TONGUE_SHARE = 0.35  # the tongue fills the lower 35 % of the lip gap...
+TONGUE_INSET = 2  # ...leaving out this many seam points at each corner
+TONGUE_ALPHA = 0.6  # seen through the shadow of the cavity
+TONGUE_SOFTNESS = 0.15  # blur of the tongue's outline, as a share of the lip gap
 TEETH_SHARE = 0.3  # upper teeth show in the top 30 % of the lip gap...
 TEETH_MAX_REL = 0.06  # ...but no more than 6 % of the eye-corner distance
 _SUBPIXEL_BITS = 4  # cv2.fillPoly fixed-point precision (1/16 px)
@@ -173,6 +178,15 @@ class FrameRenderer:
         alpha = _coverage(polygon - origin, (y1 - y0, x1 - x0))
         patch = frame[y0:y1, x0:x1].astype(np.float32)
         patch += alpha[..., None] * (CAVITY_RGB - patch)
+        # The tongue shows in the lower part of a wide-open mouth, away from the corners.
+        inner = slice(TONGUE_INSET, len(lower) - TONGUE_INSET)
+        floor = lower[inner]
+        top = floor + TONGUE_SHARE * (upper[inner] - floor)
+        tongue = _coverage(np.concatenate([top, floor[::-1]]) - origin, alpha.shape)
+        soft = TONGUE_SOFTNESS * float(np.max(np.linalg.norm(upper - lower, axis=1)))
+        if soft > 0.3:  # a shaded gradient, not a cut-out shape
+            tongue = cv2.GaussianBlur(tongue, (0, 0), soft)
+        patch += (TONGUE_ALPHA * alpha * tongue)[..., None] * (TONGUE_RGB - patch)
         if rig.teeth:
             gap = np.linalg.norm(lower - upper, axis=1, keepdims=True)
             edge = upper + (lower - upper) * np.minimum(TEETH_SHARE, self._teeth_max / (gap + 1e-6))

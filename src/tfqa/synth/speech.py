@@ -13,6 +13,7 @@ Because every phone's time span is known, the mouth-opening targets are exact
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -397,7 +398,6 @@ def _rms_in(x: np.ndarray, segments, sample_rate: int, kind: str) -> float:
 def _frication(segments, n_samples: int, sample_rate: int, rng) -> np.ndarray:
     """Band-passed noise for fricatives (whole phone) and stop bursts (last ``BURST_S``)."""
     out = np.zeros(n_samples)
-    nyquist = sample_rate / 2
     for seg in segments:
         phone = seg.phone
         if phone.noise_band_hz is None:
@@ -406,12 +406,21 @@ def _frication(segments, n_samples: int, sample_rate: int, rng) -> np.ndarray:
         lo_i, hi_i = int(start * sample_rate), min(n_samples, int(seg.end_s * sample_rate))
         if hi_i - lo_i < 8:
             continue
-        lo, hi = phone.noise_band_hz
-        sos = butter(4, [lo / nyquist, min(hi, 0.95 * nyquist) / nyquist], "bandpass", output="sos")
-        noise = sosfilt(sos, rng.standard_normal(hi_i - lo_i))
+        noise = sosfilt(
+            _bandpass(*phone.noise_band_hz, sample_rate), rng.standard_normal(hi_i - lo_i)
+        )
         noise *= phone.noise_gain / (np.sqrt(np.mean(noise**2)) + 1e-12)
         out[lo_i:hi_i] += noise * _ramp(hi_i - lo_i, sample_rate, phone.kind == "stop")
     return out
+
+
+@functools.lru_cache(maxsize=32)
+def _bandpass(lo_hz: float, hi_hz: float, sample_rate: int) -> np.ndarray:
+    """4th-order Butterworth band-pass (second-order sections); designs are cached."""
+    nyquist = sample_rate / 2
+    return butter(
+        4, [lo_hz / nyquist, min(hi_hz, 0.95 * nyquist) / nyquist], "bandpass", output="sos"
+    )
 
 
 def _ramp(n: int, sample_rate: int, burst: bool) -> np.ndarray:
