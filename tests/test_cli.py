@@ -1,0 +1,52 @@
+"""The CLI: a batch with a bad file scores the rest, reports the failure and exits non-zero."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+from typer.testing import CliRunner
+
+from tfqa.cli import app
+
+runner = CliRunner()
+
+
+def test_score_batch_with_one_bad_file(tmp_path, synth_clip, monkeypatch):
+    monkeypatch.setenv("TFQA_CACHE_DIR", str(tmp_path / "cache"))
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.mp4").write_bytes(synth_clip("clean").read_bytes())
+    (folder / "broken.mp4").write_bytes(b"")
+    out = tmp_path / "r.csv"
+    res = runner.invoke(app, ["score", str(folder), "--out", str(out)])
+    assert res.exit_code == 1, res.output
+    rows = {r["path"].split("/")[-1]: r for r in csv.DictReader(out.open())}
+    assert rows["good.mp4"]["status"] == "ok" and rows["broken.mp4"]["status"] == "error"
+    assert "empty" in rows["broken.mp4"]["error"]
+    header = next(csv.reader(out.open()))
+    assert header[:8] == ["path", "lip_sync", "expression", "audio_quality", "cross_modal", "overall",
+                          "av_offset_ms", "sync_confidence"]  # fmt: skip
+    for d in ("lip_sync", "expression", "audio_quality", "cross_modal", "overall"):
+        assert 1.0 <= float(rows["good.mp4"][d]) <= 5.0
+    full = json.loads(out.with_suffix(".json").read_text())
+    good = next(r for r in full if r["path"].endswith("good.mp4"))
+    assert "sync.offset_ms" in good["curves"] and "audio.dnsmos_ovrl" in good["curves"]
+    assert good["evidence"]["face_coverage"] > 0.9 and good["subscores"]["lip_sync"]
+
+
+def test_score_nothing_found(tmp_path):
+    res = runner.invoke(app, ["score", str(tmp_path)])
+    assert res.exit_code == 2 and "no video files" in res.output
+
+
+def test_info_names_the_problem(tmp_path):
+    p = tmp_path / "x.mp4"
+    p.write_text("hello")
+    res = runner.invoke(app, ["info", str(p)])
+    assert res.exit_code == 1 and "not a readable video" in res.output
+
+
+def test_synth_rejects_unknown_field(tmp_path):
+    res = runner.invoke(app, ["synth", str(tmp_path / "a.mp4"), "--set", "av_ofset_ms=10"])
+    assert res.exit_code == 2 and "av_offset_ms" in res.output
