@@ -98,6 +98,7 @@ def test_block_follows_the_feature_contract(speech):
         "clipping_ratio", "loudness_dbfs", "noise_floor_dbfs", "snr_db", "bandwidth_hz",
         "dropout_ratio", "hum_ratio", "duration_s",
     } <= set(block.stats)  # fmt: skip
+    assert all(type(v) is float for v in block.stats.values())  # plain, JSON-able scalars
     assert math.isnan(block.stats["dnsmos_ovrl"])  # dnsmos=False
     assert block.stats["duration_s"] == pytest.approx(len(x) / SR)
     assert block.meta["vad"] == "energy"

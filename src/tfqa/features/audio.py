@@ -693,7 +693,7 @@ class AudioFeatures(DerivedExtractor):
             "snr_db": snr,
             "bandwidth_hz": float(np.percentile(edge, BANDWIDTH_PERCENTILE)) if len(edge) else nan,
             "dropout_ratio": float(np.mean(tf["dropout_frac"][region])) if region.any() else nan,
-            "hum_ratio": hum,
+            "hum_ratio": float(hum),
         }
         return stats, {"noise_method": noise_method, "hum_base_hz": hum_hz}
 
