@@ -1,0 +1,85 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.decomposition import PCA
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from tfqa.data.preprocess import Preprocessor, fit_modality, fit_preprocessor
+from tfqa.data.synthetic import THESIS_DIMS, make_synthetic
+
+
+def _data(n=300, d=12, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, d)) @ rng.normal(size=(d, d)) + rng.normal(size=d) * 5
+    x[rng.random(x.shape) < 0.05] = np.nan
+    return x.astype(np.float32)
+
+
+def test_matches_the_sklearn_pipeline():
+    x, y = _data(), _data(seed=1)
+    t, note = fit_modality(x, 5)
+    ref = make_pipeline(
+        SimpleImputer(strategy="median"), StandardScaler(), PCA(5, random_state=0)
+    ).fit(x)
+    assert note is None
+    got, want = t.transform(y), ref.transform(y)
+    # PCA components are defined up to sign
+    signs = np.sign((got * want).sum(0))
+    np.testing.assert_allclose(got * signs, want, atol=1e-4)
+    np.testing.assert_allclose(
+        t.explained_variance_ratio, ref[-1].explained_variance_ratio_, rtol=1e-5
+    )
+
+
+def test_n_components_is_capped_with_a_note():
+    t, note = fit_modality(_data(n=8, d=12), 100)
+    assert t.out_dim == 8 and "8 components instead of 100" in note
+    t, note = fit_modality(_data(n=300, d=12), 100)
+    assert t.out_dim == 12 and "12 components instead of 100" in note
+    t, _ = fit_modality(_data(), None)
+    assert t.components is None and t.out_dim == 12
+
+
+def test_fitted_on_the_given_clips_only_and_roundtrips():
+    train = make_synthetic(20, 40, seed=0)
+    pre = fit_preprocessor(train.clips, {"visual": 5, "audio": 4}, max_fit_frames=10_000)
+    frames = np.concatenate([c["audio"] for c in train.clips])
+    np.testing.assert_allclose(pre.transforms["audio"].mean, frames.mean(0), rtol=1e-4, atol=1e-5)
+    assert pre.dims["visual"] == 5 and pre.dims["audio"] == 4
+    assert pre.dims["sync"] == train.contract["dims"]["sync"] + 1  # + the face mask column
+    out = pre.transform(train.clips[0])
+    assert not any(np.isnan(v).any() for v in out.values())
+    again = Preprocessor.from_state(pre.state())
+    for k, v in again.transform(train.clips[0]).items():
+        np.testing.assert_array_equal(v, out[k])
+
+
+def test_thesis_dims_reduce_to_367():
+    data = make_synthetic(6, 60, THESIS_DIMS, seed=0)
+    logs = []
+    pre = fit_preprocessor(
+        data.clips, {"visual": 100, "audio": 200, "keypoints": 50, "au": 17}, log=logs.append
+    )
+    dims = pre.dims
+    assert [dims[k] for k in ("visual", "audio", "keypoints", "au")] == [100, 200, 50, 17]
+    assert sum(dims[k] for k in ("visual", "audio", "keypoints", "au")) == 367
+    assert any("explained variance" in m for m in logs)
+    summary = pre.summary()
+    assert 0 < summary["visual"]["explained_variance"] <= 1 + 1e-6
+    assert summary["visual"]["in_dim"] == 2048
+
+
+def test_without_pca_keeps_dims():
+    data = make_synthetic(4, 30, seed=0)
+    pre = fit_preprocessor(data.clips, {"visual": 5}, use_pca=False)
+    assert pre.dims["visual"] == data.contract["dims"]["visual"]
+
+
+@pytest.mark.parametrize("whiten", [False, True])
+def test_whitening_gives_unit_variance(whiten):
+    t, _ = fit_modality(_data(n=2000), 4, whiten=whiten)
+    var = t.transform(_data(n=2000)).var(0)
+    assert (np.allclose(var, 1, atol=0.15)) == whiten
