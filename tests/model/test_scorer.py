@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfqa.data.manifest import TASKS
+from tfqa.errors import ConfigError
+from tfqa.model.scorer import LearnedScorer
+
+
+def test_scores_a_clip_and_matches_batch_inference(smoke):
+    scorer = LearnedScorer(smoke["result"].best_checkpoint, device="cpu")
+    fs = smoke["features"]
+    one = scorer.score_arrays(fs.clips[0])
+    assert list(one) == list(TASKS)
+    assert all(1.0 <= v <= 5.0 for v in one.values())
+    many = scorer.score_arrays_batch(fs.clips[:3])
+    assert many[0] == pytest.approx(one, abs=1e-5)
+
+
+def test_refuses_features_of_other_dims(smoke):
+    scorer = LearnedScorer(smoke["result"].best_checkpoint)
+    arrays = dict(smoke["features"].clips[0])
+    arrays["visual"] = np.zeros((len(arrays["mask"]), 3), dtype=np.float32)
+    with pytest.raises(ConfigError, match="feature dims differ"):
+        scorer.score_arrays(arrays)
+
+
+def test_score_features_reads_the_contract(smoke, monkeypatch):
+    from tfqa.features import contract
+
+    scorer = LearnedScorer(smoke["result"].best_checkpoint)
+    fs = smoke["features"]
+    monkeypatch.setattr(contract, "model_arrays", lambda feats: fs.clips[1])
+    monkeypatch.setattr(contract, "contract_of", lambda feats: fs.contract)
+
+    class Feats:
+        path = "clip.mp4"
+
+    assert scorer.score_features(Feats()) == pytest.approx(scorer.score_arrays(fs.clips[1]))
