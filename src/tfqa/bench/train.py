@@ -1,0 +1,342 @@
+"""``tfqa bench-train``: training time per epoch and peak memory, standard vs optimized.
+
+The set-up of the thesis's Table 3.5 on synthetic features: 2,000 clips x 150
+frames at the thesis's raw dims (visual 2048, audio 768, keypoints 1404, AU
+17, + sync and clip evidence), 80 % of them training clips, batch 8 with
+gradient accumulation 8.  Each case varies one memory/speed measure:
+
+* PCA on (inputs 100 / 200 / 50 / 17 dims) or off (raw dims);
+* gradient checkpointing of the encoder layers on or off;
+* AMP on or off — only where CUDA exists; on a CPU it is reported as n/a
+  with the reason (see ``tfqa.training.amp``).
+
+**Extrapolated, not a full epoch:** a case times ``steps`` forward+backward
+micro-batches (after ``warmup`` untimed ones) and ``steps`` optimizer steps,
+and reports ``epoch_s = micro-batches per epoch x median micro-batch time +
+optimizer steps per epoch x median optimizer-step time``.  The batch is
+generated once and reused, so data loading is not included.  Each case runs
+in a fresh subprocess, so its peak memory (CUDA allocator, or process RSS on
+CPU) is its own.  The one-off preprocessing cost (fitting scaler + PCA on
+``pca_fit_frames`` frames, transforming every clip) is timed separately.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+RAW_DIMS = {"visual": 2048, "audio": 768, "keypoints": 1404, "au": 17, "sync": 4, "clip": 21}
+TRAIN_SHARE = 0.8
+
+
+@dataclass(frozen=True)
+class Case:
+    config: str
+    pca: bool
+    checkpointing: bool
+    amp: bool
+    n_clips: int = 2000
+    n_frames: int = 150
+    steps: int = 5
+    warmup: int = 1
+    device: str = "auto"
+    threads: int = 2
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{Path(self.config).stem} pca={'on' if self.pca else 'off'} "
+            f"ckpt={'on' if self.checkpointing else 'off'} amp={'on' if self.amp else 'off'}"
+        )
+
+
+def _input_dims(cfg, pca: bool) -> dict[str, int]:
+    dims = dict(RAW_DIMS)
+    if pca:
+        dims.update({k: min(v, RAW_DIMS[k]) for k, v in cfg.data.pca.items()})
+    dims["sync"] += 1  # the face-present mask column
+    return dims
+
+
+def _batch(dims: dict[str, int], batch: int, frames: int, device, seed: int = 0):
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    out = {k: torch.randn(batch, frames, d, generator=g) for k, d in dims.items() if k != "clip"}
+    out["clip"] = torch.randn(batch, dims["clip"], generator=g)
+    out["valid"] = torch.ones(batch, frames, dtype=torch.bool)
+    out["labels"] = 1 + 4 * torch.rand(batch, 5, generator=g)
+    return {k: v.to(device) for k, v in out.items()}
+
+
+def run_case(case: Case) -> dict:
+    """Time one case in this process (see the module docstring)."""
+    import torch
+
+    from tfqa.model.inference import resolve_device
+    from tfqa.model.model import OptimizedMTLModel, consistency_loss
+    from tfqa.training.amp import resolve_amp
+    from tfqa.training.config import load_config
+    from tfqa.training.memory import MemoryProfiler
+    from tfqa.training.trainer import task_losses
+
+    torch.set_num_threads(case.threads)
+    torch.manual_seed(0)
+    cfg = load_config(
+        case.config, {"data.window": case.n_frames, "model.max_len": max(case.n_frames, 150)}
+    )
+    dev = resolve_device(case.device)
+    amp = resolve_amp(cfg.train.amp if case.amp else "off", dev)
+    dims = _input_dims(cfg, case.pca)
+    model = OptimizedMTLModel(cfg.model, dims).to(dev)
+    model.grad_checkpointing = case.checkpointing
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
+    scaler = torch.amp.GradScaler(
+        dev.type, init_scale=cfg.train.grad_scaler_init, enabled=amp.use_scaler
+    )
+    batch = _batch(dims, cfg.train.batch_size, case.n_frames, dev)
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def micro() -> float:
+        t0 = time.perf_counter()
+        with torch.autocast(dev.type, dtype=amp.dtype, enabled=amp.enabled):
+            out = model(batch)
+        loss = task_losses(out.scores, batch["labels"]).sum()
+        loss = loss + cfg.loss.consistency_weight * consistency_loss(out.modality_embeddings)
+        scaler.scale(loss / cfg.train.grad_accum).backward()
+        sync()
+        return time.perf_counter() - t0
+
+    def step() -> float:
+        t0 = time.perf_counter()
+        scaler.unscale_(opt)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+        sync()
+        return time.perf_counter() - t0
+
+    for _ in range(case.warmup):
+        micro()
+        step()
+    with MemoryProfiler(dev) as prof:
+        micro_t = [micro() for _ in range(case.steps)]
+        step_t = [step() for _ in range(case.steps)]
+    n_train = math.ceil(case.n_clips * TRAIN_SHARE)
+    n_micro = math.ceil(n_train / cfg.train.batch_size)
+    n_opt = math.ceil(n_micro / cfg.train.grad_accum)
+    t_micro, t_step = statistics.median(micro_t), statistics.median(step_t)
+    return {
+        **asdict(case),
+        "label": case.label,
+        "device_used": str(dev),
+        "amp_used": amp.label,
+        "amp_note": amp.reason,
+        "params": sum(p.numel() for p in model.parameters()),
+        "input_dims": sum(v for k, v in dims.items() if k != "clip"),
+        "micro_batch_s": t_micro,
+        "micro_batch_s_all": micro_t,
+        "optimizer_step_s": t_step,
+        "micro_batches_per_epoch": n_micro,
+        "optimizer_steps_per_epoch": n_opt,
+        "epoch_s": n_micro * t_micro + n_opt * t_step,
+        "peak_mib": prof.report.peak_bytes / 2**20,
+        "peak_increase_mib": prof.report.increase_bytes / 2**20,
+        "memory_method": prof.report.method,
+    }
+
+
+def run_preprocessing(n_clips: int, n_frames: int, fit_frames: int, threads: int = 2) -> dict:
+    """Time fitting the thesis preprocessing on ``fit_frames`` frames and transforming the corpus."""
+    import numpy as np
+    import torch
+
+    from tfqa.data.preprocess import fit_preprocessor
+    from tfqa.training.config import load_config
+
+    torch.set_num_threads(threads)
+    cfg = load_config("standard")
+    rng = np.random.default_rng(0)
+    n_fit_clips = max(1, fit_frames // n_frames)
+
+    def clip():
+        out = {
+            k: rng.standard_normal((n_frames, d), dtype=np.float32)
+            for k, d in RAW_DIMS.items()
+            if k != "clip"
+        }
+        out["clip"] = rng.standard_normal(RAW_DIMS["clip"], dtype=np.float32)
+        out["mask"] = np.ones(n_frames, dtype=np.float32)
+        return out
+
+    clips = [clip() for _ in range(n_fit_clips)]
+    t0 = time.perf_counter()
+    pre = fit_preprocessor(clips, cfg.data.pca, max_fit_frames=fit_frames)
+    t_fit = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for c in clips[:20]:
+        pre.transform(c)
+    t_clip = (time.perf_counter() - t0) / min(20, len(clips))
+    return {
+        "fit_frames": n_fit_clips * n_frames,
+        "fit_s": t_fit,
+        "transform_s_per_clip": t_clip,
+        "transform_s_corpus": t_clip * n_clips,
+        "explained_variance": {k: v["explained_variance"] for k, v in pre.summary().items()},
+    }
+
+
+def default_cases(
+    configs: Sequence[str], *, n_clips: int, n_frames: int, steps: int, device: str, threads: int
+) -> list[Case]:
+    """Every config x PCA on/off x checkpointing off/on (x AMP off/on where CUDA exists)."""
+    import torch
+
+    from tfqa.model.inference import resolve_device
+
+    cuda = resolve_device(device).type == "cuda" and torch.cuda.is_available()
+    amps = (False, True) if cuda else (False,)
+    return [
+        Case(c, pca, ck, amp, n_clips, n_frames, steps, 1, device, threads)
+        for c in configs
+        for pca in (True, False)
+        for ck in (False, True)
+        for amp in amps
+    ]
+
+
+def _isolated(case: Case) -> dict:
+    proc = subprocess.run(
+        [sys.executable, "-m", "tfqa.bench.train", "--case", json.dumps(asdict(case))],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if proc.returncode != 0:
+        return {**asdict(case), "label": case.label, "error": proc.stderr.strip().splitlines()[-1:]}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def bench_train(
+    configs: Sequence[str] = ("standard", "optimized"),
+    *,
+    n_clips: int = 2000,
+    n_frames: int = 150,
+    steps: int = 5,
+    pca_fit_frames: int = 20_000,
+    device: str = "auto",
+    threads: int = 2,
+    out: str | Path | None = None,
+    log: Callable[[str], None] = print,
+) -> dict:
+    """Run every case in its own subprocess; print a table; optionally write JSON.
+
+    Args:
+        configs: presets or YAML paths to compare.
+        n_clips, n_frames: the synthetic corpus (2,000 x 150 as in the thesis set-up).
+        steps: timed micro-batches (and optimizer steps) per case; medians are reported.
+        pca_fit_frames: frames used to time the one-off preprocessing fit.
+        device: ``auto``/``cpu``/``cuda``.
+        threads: torch CPU threads per case.
+        out: JSON path for the results.
+        log: where the table goes.
+    """
+    import torch
+
+    cases = default_cases(
+        configs, n_clips=n_clips, n_frames=n_frames, steps=steps, device=device, threads=threads
+    )
+    results = []
+    for case in cases:
+        log(f"running {case.label} ...")
+        results.append(_isolated(case))
+    pre = run_preprocessing(n_clips, n_frames, pca_fit_frames, threads)
+    amp_na = None
+    if not torch.cuda.is_available():
+        from tfqa.training.amp import resolve_amp
+
+        amp_na = "n/a on this machine (no CUDA): " + resolve_amp("auto", torch.device("cpu")).reason
+    report = {
+        "note": (
+            f"epoch_s is extrapolated from {steps} timed micro-batches and optimizer steps per case "
+            f"(medians) to one epoch of {math.ceil(n_clips * TRAIN_SHARE)} training clips; data loading excluded"
+        ),
+        "amp": amp_na or "measured (CUDA)",
+        "cases": results,
+        "preprocessing": pre,
+        "torch": str(torch.__version__),
+        "threads": threads,
+    }
+    log(format_table(report))
+    if out is not None:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(report, indent=2))
+    return report
+
+
+def format_table(report: dict) -> str:
+    """The results as a Markdown table with the notes."""
+    from tfqa.evaluation.report import markdown_table
+
+    rows = []
+    for r in report["cases"]:
+        if "error" in r:
+            rows.append([r["label"], "error", "", "", "", "", " ".join(r["error"])])
+            continue
+        rows.append(
+            [
+                Path(r["config"]).stem,
+                "on" if r["pca"] else "off",
+                "on" if r["checkpointing"] else "off",
+                r["amp_used"]
+                if r["amp"]
+                else ("off" if "n/a" not in report["amp"] else "off (n/a)"),
+                f"{r['params'] / 1e6:.1f}",
+                f"{r['micro_batch_s']:.2f}",
+                f"{r['epoch_s']:.0f}",
+                f"{r['peak_mib']:.0f}",
+            ]
+        )
+    headers = [
+        "config",
+        "PCA",
+        "grad ckpt",
+        "AMP",
+        "params (M)",
+        "s / micro-batch",
+        "s / epoch",
+        "peak MiB",
+    ]
+    pre = report["preprocessing"]
+    lines = [
+        markdown_table(headers, rows),
+        "",
+        report["note"] + ".",
+        f"AMP: {report['amp']}.",
+        f"Preprocessing (one-off): fit scaler+imputer+PCA on {pre['fit_frames']} frames {pre['fit_s']:.1f} s; "
+        f"transform {pre['transform_s_per_clip'] * 1000:.1f} ms/clip ({pre['transform_s_corpus']:.0f} s for the corpus).",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    p = argparse.ArgumentParser(description="training-cost benchmark (see tfqa.bench.train)")
+    p.add_argument("--case", help="run one case given as JSON and print its result (internal)")
+    args = p.parse_args(argv)
+    if args.case:
+        print(json.dumps(run_case(Case(**json.loads(args.case)))))
+        return
+    bench_train()
+
+
+if __name__ == "__main__":
+    main()
