@@ -95,14 +95,15 @@ def synthesize_batch(
 
 def plan_clip(spec: SynthSpec) -> ClipPlan:
     """Speech, audio defects, face tracks, frame schedule and truth for ``spec``."""
-    width, height = spec.frame_size
-    photo = load_face(spec.face, width, height)
+    photo = load_face(spec.face, *spec.frame_size)
     rig = build_rig_cached(photo)
     n, fps = spec.n_frames, spec.fps
     driver = make_speech(spec, spec.speaker, "speech")
-    heard = driver
-    if spec.other_voice:
-        heard = make_speech(spec, _other_speaker(spec.speaker), "other_voice")
+    heard = (
+        make_speech(spec, _other_speaker(spec.speaker), "other_voice")
+        if spec.other_voice
+        else driver
+    )
     audio, audio_truth = _audio_track(spec, heard)
     drive = frame_track(driver.articulation, fps, n) * spec.articulation_gain
     mouth, mouth_frozen = defects.freeze_track(drive, spec.frozen_mouth_from)
@@ -126,25 +127,13 @@ def plan_clip(spec: SynthSpec) -> ClipPlan:
         "duration_s": n / fps,
         "sample_rate": spec.sample_rate,
         "n_samples": len(audio),
-        "width": width,
-        "height": height,
+        "width": spec.frame_size[0],
+        "height": spec.frame_size[1],
         "face": {"source": photo.source, "eye_distance_px": round(photo.eye_distance_px, 3)},
         "speech": _speech_truth(driver, heard),
         "mouth_lead_ms": ANTICIPATION_S * 1000,
         "audio": audio_truth,
-        "video": {
-            "frozen_face_from_frame": frozen,
-            "frozen_face_from_s": None if frozen is None else frozen / fps,
-            "frozen_mouth_from_frame": mouth_frozen,
-            "frozen_mouth_from_s": None if mouth_frozen is None else mouth_frozen / fps,
-            "dropped_frames": dropped,
-            "dropped_fraction": len(dropped) / n,
-            "landmark_jitter_px_rms": float(np.sqrt(np.mean(jitter**2))),
-            "blur_sigma": spec.blur_sigma,
-            "crf": spec.crf,
-            "articulation_gain": spec.articulation_gain,
-            "head_motion": spec.head_motion,
-        },
+        "video": _video_truth(spec, frozen, mouth_frozen, dropped, jitter),
         "blinks": [[round(s, 4), round(d, 4)] for s, d in blinks],
         "tracks": {
             "mouth": _rounded(mouth),
@@ -157,6 +146,24 @@ def plan_clip(spec: SynthSpec) -> ClipPlan:
         },
     }
     return ClipPlan(spec, photo, rig, audio, mouth, blink, pose, source, truth)
+
+
+def _video_truth(spec: SynthSpec, frozen, mouth_frozen, dropped, jitter) -> dict[str, Any]:
+    """Applied sizes of the picture defects (frame indices and seconds)."""
+    n, fps = spec.n_frames, spec.fps
+    return {
+        "frozen_face_from_frame": frozen,
+        "frozen_face_from_s": None if frozen is None else frozen / fps,
+        "frozen_mouth_from_frame": mouth_frozen,
+        "frozen_mouth_from_s": None if mouth_frozen is None else mouth_frozen / fps,
+        "dropped_frames": dropped,
+        "dropped_fraction": len(dropped) / n,
+        "landmark_jitter_px_rms": float(np.sqrt(np.mean(jitter**2))),
+        "blur_sigma": spec.blur_sigma,
+        "crf": spec.crf,
+        "articulation_gain": spec.articulation_gain,
+        "head_motion": spec.head_motion,
+    }
 
 
 def iter_frames(plan: ClipPlan) -> Iterator[np.ndarray]:
