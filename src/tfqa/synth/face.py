@@ -35,6 +35,7 @@ FOREHEAD = 10
 # centred a little below the face centre so the chin and neck are in view.
 FACE_HEIGHT_SHARE = 0.46
 CROP_CENTRE_DOWN = 0.08  # of the face height
+MAX_ZOOM = 1.6  # a tightly framed photo may show the face up to 1.6x larger than that
 
 
 @dataclass(frozen=True, eq=False)  # compared and hashed by identity (the rig cache keys on it)
@@ -94,7 +95,7 @@ def _load_cached(source: str, _mtime_ns: int, width: int, height: int) -> FacePh
         )
     crop = crop_transform(landmarks, width, height, rgb.shape)
     image = cv2.warpAffine(
-        rgb, crop, (width, height), flags=_interpolation(crop), borderMode=cv2.BORDER_REPLICATE
+        rgb, crop, (width, height), flags=_interpolation(crop), borderMode=cv2.BORDER_REFLECT_101
     )
     points = (landmarks @ crop[:, :2].T + crop[:, 2]).astype(np.float32)
     image.setflags(write=False)
@@ -143,9 +144,9 @@ def crop_transform(
     """Scale + translation putting the face at a fixed size and place in the output frame.
 
     The face's landmark box height becomes ``FACE_HEIGHT_SHARE`` of the output's
-    shorter side, centred.  When ``photo_shape`` is given and the crop window fits
-    inside the photo, the window slides (never scales) to stay inside it; what is
-    still outside is filled by edge replication.
+    shorter side, centred.  When ``photo_shape`` is given, the window zooms in (face
+    up to ``MAX_ZOOM`` times larger) until it fits inside the photo, then slides to
+    stay inside it; what is still outside is filled by mirroring.
 
     Returns:
         ``(2, 3)`` float64 affine (source pixels -> output pixels).
@@ -154,10 +155,13 @@ def crop_transform(
     face_h = hi[1] - lo[1]
     centre = np.array([(lo[0] + hi[0]) / 2, (lo[1] + hi[1]) / 2 + CROP_CENTRE_DOWN * face_h])
     scale = FACE_HEIGHT_SHARE * min(height, width) / face_h
-    half = np.array([width, height]) / (2 * scale)  # half window size in photo pixels
     if photo_shape is not None:
         limit = np.array([photo_shape[1], photo_shape[0]], np.float64)
-        fits = 2 * half <= limit
+        # A tightly framed photo: zoom in (up to MAX_ZOOM) rather than invent borders.
+        fit = max(width / limit[0], height / limit[1])
+        scale = max(scale, min(fit, MAX_ZOOM * scale))
+        half = np.array([width, height]) / (2 * scale)  # half window size in photo pixels
+        fits = 2 * half <= limit + 1e-6
         centre = np.where(fits, np.clip(centre, half, limit - half), centre)
     shift = np.array([width / 2, height / 2]) - scale * centre
     return np.array([[scale, 0.0, shift[0]], [0.0, scale, shift[1]]])

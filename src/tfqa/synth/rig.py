@@ -1,9 +1,11 @@
 """Dense warp fields for one face, computed once: jaw opening, blink, head region.
 
 Each field is a *backward* displacement (output pixel -> where to sample the
-photo) at full strength, interpolated from landmark displacements with a
-thin-plate spline onto a coarse grid.  A frame then only scales and sums fields
-(see :mod:`tfqa.synth.render`), which is what makes rendering cheap.
+photo) on a coarse grid.  The jaw field is a thin-plate spline through landmark
+displacements, windowed to the head; the blink field is built per pixel column
+of each eye (a spline cannot squeeze the eye opening to a line without folding)
+at a few closure levels.  A frame then only scales and sums fields (see
+:mod:`tfqa.synth.render`), which is what makes rendering cheap.
 
 Mouth model: the lips part along a *seam* (the midline between the inner lips).
 Everything above the seam moves with the upper lip (slightly up), everything
