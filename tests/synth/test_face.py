@@ -3,7 +3,15 @@ import numpy as np
 import pytest
 
 from tfqa.errors import FileMissingError, InputError, NoFaceError
-from tfqa.synth.face import LEFT_EYE_CORNER, N_LANDMARKS, RIGHT_EYE_CORNER, load_face
+from tfqa.synth.face import (
+    FACE_HEIGHT_SHARE,
+    LEFT_EYE_CORNER,
+    MAX_ZOOM,
+    N_LANDMARKS,
+    RIGHT_EYE_CORNER,
+    crop_transform,
+    load_face,
+)
 
 
 @pytest.mark.parametrize(("width", "height"), [(128, 128), (256, 256), (320, 240), (240, 320)])
@@ -53,3 +61,17 @@ def test_missing_and_unreadable_photos(tmp_path):
     bad.write_bytes(b"not an image")
     with pytest.raises(InputError, match="not a readable image"):
         load_face(bad, 256, 256)
+
+
+@pytest.mark.parametrize("photo_side", [160, 300, 1000])
+def test_crop_stays_inside_the_photo_when_it_can(photo_side):
+    # a face box 100 px tall centred in a square photo
+    c = photo_side / 2
+    landmarks = np.array([[c - 40, c - 50], [c + 40, c + 50]])
+    crop = crop_transform(landmarks, 256, 256, (photo_side, photo_side, 3))
+    scale, shift = crop[0, 0], crop[:, 2]
+    window = (np.array([[0, 0], [256, 256]]) - shift) / scale  # output corners in the photo
+    face_share = 100 * scale / 256
+    # zooming in by at most MAX_ZOOM (1.6 < 256 / 160 * 100 / 118) is enough to fit
+    assert (window >= -1e-6).all() and (window <= photo_side + 1e-6).all()
+    assert FACE_HEIGHT_SHARE - 1e-9 <= face_share <= MAX_ZOOM * FACE_HEIGHT_SHARE + 1e-9
