@@ -183,3 +183,12 @@ def test_batch_writes_clips_and_truth(tmp_path):
     saved = json.loads((tmp_path / "b.json").read_text())
     assert saved["truth"]["audio"]["av_offset_ms"] == 40.0
     assert saved["spec"]["av_offset_ms"] == 40
+
+
+@pytest.mark.slow
+def test_full_hd_clip_mouth_follows_the_track(tmp_path):
+    result = synthesize(BASE.replace(width=1920, height=1080), tmp_path / "hd.mp4")
+    frames = decode_frames(result.path)
+    assert frames.shape[1:] == (1080, 1920, 3)
+    opening = mouth_opening(frames)
+    assert np.corrcoef(opening, result.truth["tracks"]["mouth"])[0, 1] > 0.6
