@@ -49,7 +49,7 @@ GOOD = {
     "av_offset_ms": 0.0, "sync_confidence": 0.5, "mouth_open_std": 0.04, "frozen_ratio": 0.0,
     "landmark_jitter": 0.005, "blink_rate_per_min": 18, "dnsmos_ovrl": 3.4, "clipping_ratio": 0.0,
     "bandwidth_hz": 7500, "sync_peak_corr": 0.5, "mouth_speech_silence_ratio": 1.6,
-    "sharpness": 1.5, "blockiness": 1.0,
+    "sharpness": 150.0, "blockiness": 1.0, "duration_s": 20.0,
 }  # fmt: skip
 
 
@@ -66,5 +66,5 @@ def test_good_evidence_scores_high_and_each_defect_hits_its_dimension():
         s, _ = zero_shot_scores({**GOOD, **change})
         assert s[dim] < 2.5, (dim, s)
         assert s["overall"] < base["overall"]
-    blurred, _ = zero_shot_scores({**GOOD, "sharpness": 0.2})
+    blurred, _ = zero_shot_scores({**GOOD, "sharpness": 12.0})
     assert blurred["overall"] < 3.0

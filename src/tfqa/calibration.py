@@ -99,15 +99,15 @@ def offset_score(offset_ms: float) -> float:
 # clips; genuine recordings 0.25-0.75 (median ~0.45) -- measured by scripts/calibrate_zero_shot.py.
 SYNC_CONFIDENCE = Rule(
     "sync_confidence",
-    ((0.08, 1.0), (0.15, 2.0), (0.22, 3.0), (0.3, 4.0), (0.38, 5.0)),
-    "null (mismatched audio) 5-95 % range ~0.03-0.12 -> 1-2; real recordings' 10th percentile ~0.3 -> 4",
+    ((0.1, 1.0), (0.17, 2.0), (0.24, 3.0), (0.3, 4.0), (0.36, 5.0)),
+    "real clips p5 0.27 / p50 0.45; mismatched audio (null) p5 0.07 / p50 0.17 -> 2",
 )
 # Articulation: std of the inner-lip opening (inter-ocular units).  Real speakers 0.02-0.06;
 # a frozen or barely moving mouth under clear speech is poor lip sync (SPEC).
 ARTICULATION = Rule(
     "mouth_open_std",
-    ((0.004, 1.0), (0.008, 2.0), (0.012, 3.0), (0.017, 4.0), (0.022, 5.0)),
-    "real recordings' 5th percentile ~0.02 -> 5; a still mouth ~0.002 -> 1",
+    ((0.004, 1.0), (0.008, 2.0), (0.013, 3.0), (0.019, 4.0), (0.026, 5.0)),
+    "real clips p5 0.032 / p50 0.045 -> 5; a still mouth ~0.002 -> 1",
 )
 
 # ---------------------------------------------------------------------------------------
@@ -116,12 +116,12 @@ ARTICULATION = Rule(
 FROZEN = Rule(
     "frozen_ratio",
     ((0.02, 5.0), (0.1, 4.0), (0.25, 3.0), (0.5, 2.0), (0.8, 1.0)),
-    "share of frames where neither pixels nor landmarks move; real footage ~0",
+    "share of decoded frames whose landmarks do not move at all; real clips 0 (MediaPipe jitters >=1.5e-3 on a still face)",
 )
 JITTER = Rule(
     "landmark_jitter",
-    ((0.008, 5.0), (0.012, 4.0), (0.018, 3.0), (0.03, 2.0), (0.05, 1.0)),
-    "median frame-to-frame acceleration of the aligned landmarks (inter-ocular units); real ~0.004-0.008",
+    ((0.011, 5.0), (0.016, 4.0), (0.022, 3.0), (0.035, 2.0), (0.06, 1.0)),
+    "median frame-to-frame acceleration of the aligned landmarks (inter-ocular units); real clips p50 0.0076 / p95 0.011",
 )
 # Spontaneous blink rate: 17/min at rest, 26/min in conversation, 4.5/min reading
 # (Bentivoglio et al., Mov. Disord. 1997).  No blink for a long clip looks uncanny.
@@ -130,10 +130,11 @@ BLINK_LOW = Rule(
     ((0.0, 3.0), (3.0, 4.0), (6.0, 5.0)),
     "Bentivoglio et al. 1997: conversation ~26/min, rest ~17/min; < 3/min is rare in talking people",
 )
+BLINK_MIN_DURATION_S = 15.0  # shorter clips can lack blinks by chance
 BLINK_HIGH = Rule(
     "blink_rate_per_min",
-    ((45.0, 5.0), (70.0, 3.0), (100.0, 2.0)),
-    "above ~45/min is far outside normal (Bentivoglio et al. 1997)",
+    ((60.0, 5.0), (90.0, 3.0), (120.0, 2.0)),
+    "far above the 26/min of conversation (Bentivoglio et al. 1997); real clips p95 ~54/min with our detector",
 )
 
 # ---------------------------------------------------------------------------------------
@@ -144,13 +145,13 @@ BLINK_HIGH = Rule(
 # below 5, so the anchors stretch its top end to the 1-5 scale.
 DNSMOS_OVRL = Rule(
     "dnsmos_ovrl",
-    ((1.2, 1.0), (2.0, 2.0), (2.6, 3.0), (3.0, 4.0), (3.3, 5.0)),
-    "DNSMOS P.835 OVRL; white noise 1.1, silence 1.8, clean real speech 3.0-3.5",
+    ((1.2, 1.0), (2.0, 2.0), (2.5, 3.0), (2.9, 4.0), (3.2, 5.0)),
+    "DNSMOS P.835 OVRL: white noise 1.1, silence 1.8; real clips p5 2.29 / p50 3.13 / p95 3.45",
 )
 CLIPPING = Rule(
     "clipping_ratio",
-    ((0.001, 5.0), (0.005, 4.0), (0.02, 3.0), (0.05, 2.0), (0.15, 1.0)),
-    "share of clipped samples; audible distortion from ~0.5-1 % (Tan & Moore 2003)",
+    ((0.002, 5.0), (0.005, 4.0), (0.01, 3.0), (0.02, 2.0), (0.05, 1.0)),
+    "share of samples at full scale after decoding (AAC smears clipped plateaus: true 1.4 % reads ~0.3 %); real clips p95 0.005",
 )
 BANDWIDTH = Rule(
     "bandwidth_hz",
@@ -163,14 +164,14 @@ BANDWIDTH = Rule(
 
 SYNC_PEAK = Rule(
     "sync_peak_corr",
-    ((0.1, 1.0), (0.18, 2.0), (0.26, 3.0), (0.34, 4.0), (0.42, 5.0)),
-    "correlation of the mouth with its prediction from the voice; null ~0.05-0.15, real median ~0.5",
+    ((0.1, 1.0), (0.17, 2.0), (0.24, 3.0), (0.3, 4.0), (0.36, 5.0)),
+    "correlation of the mouth with its prediction from the voice: real p5 0.29 / p50 0.45; null p50 0.17 -> 2",
 )
 # Mouth more open during speech than during pauses: ratio of mean openings (>1 in real talk).
 ACTIVITY_COUPLING = Rule(
     "mouth_speech_silence_ratio",
-    ((0.95, 1.5), (1.05, 3.0), (1.15, 4.0), (1.3, 5.0)),
-    "speech-time / pause-time mean inner-lip opening; real talking faces 1.2-2.5",
+    ((0.6, 1.5), (0.75, 3.0), (0.85, 4.0), (0.95, 5.0)),
+    "speech-time / pause-time mean inner-lip opening: real clips p5 0.86 / p50 1.25",
 )
 
 # ---------------------------------------------------------------------------------------
@@ -178,13 +179,13 @@ ACTIVITY_COUPLING = Rule(
 
 SHARPNESS = Rule(
     "sharpness",
-    ((0.15, 1.0), (0.3, 2.0), (0.5, 3.0), (0.8, 4.0), (1.2, 5.0)),
-    "face-crop sharpness (see features.visual_quality); calibrated on real clips and their blurred versions",
+    ((8.0, 1.0), (15.0, 2.0), (30.0, 3.0), (60.0, 4.0), (110.0, 5.0)),
+    "face-crop Laplacian variance at 160x160 (features.visual_quality): real p5 38 / p50 113; synthetic blur 1.5 px -> 86, 3 px -> 28",
 )
 BLOCKINESS = Rule(
     "blockiness",
-    ((1.05, 5.0), (1.15, 4.0), (1.3, 3.0), (1.5, 2.0), (1.8, 1.0)),
-    "8x8 boundary/interior gradient ratio; 1.0 = no block edges",
+    ((1.12, 5.0), (1.2, 4.0), (1.3, 3.0), (1.45, 2.0), (1.7, 1.0)),
+    "8x8 boundary/interior gradient ratio: real p95 1.12; x264 CRF 40 -> 1.12, CRF 48 -> 1.44",
 )
 
 # overall: worst-dominated mean of the four perceptual dimensions + rendering quality

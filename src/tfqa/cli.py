@@ -254,6 +254,12 @@ def train_sync(
     out: Annotated[Path, typer.Option(help="Where to write the model (.npz).")],
     cache_dir: Annotated[Path | None, typer.Option(help="Feature cache folder.")] = None,
     alpha: Annotated[float, typer.Option(help="Ridge penalty.")] = 1000.0,
+    audio_shift_frames: Annotated[
+        int,
+        typer.Option(
+            help="Shift the training audio (frames; <0 = earlier): sets the estimator's zero."
+        ),
+    ] = 0,
 ) -> None:
     """Train the audio-to-mouth model of the sync extractor."""
     from tfqa.features.sync_train import train_sync_model
@@ -268,7 +274,8 @@ def train_sync(
             if err:
                 prog.console.print(f"[yellow]skipped[/] {err}")
 
-        model = train_sync_model(files, out, cache_dir=cache_dir, alpha=alpha, on_clip=on_clip)
+        model = train_sync_model(files, out, cache_dir=cache_dir, alpha=alpha,
+                                 audio_shift_frames=audio_shift_frames, on_clip=on_clip)  # fmt: skip
     console.print(
         f"wrote {out}: {model.provenance['n_clips']} clips, {model.provenance['n_frames']} frames, train R² {model.provenance['train_r2']:.3f}"
     )

@@ -232,10 +232,15 @@ def zero_shot_scores(ev: dict[str, float]) -> tuple[dict[str, float], dict[str, 
         "articulation": cal.ARTICULATION(g("mouth_open_std", np.nan)),
     }
     blink = g("blink_rate_per_min", np.nan)
+    # no blink in a short clip is normal (P(no blink in 10 s) ~ 5 % at 17/min): judge low rates
+    # only on clips long enough to expect several blinks
+    long_enough = g("duration_s", 0.0) >= cal.BLINK_MIN_DURATION_S
     sub["expression"] = {
         "frozen": cal.FROZEN(g("frozen_ratio", np.nan)),
         "jitter": cal.JITTER(g("landmark_jitter", np.nan)),
-        "blinks": cal.soft_min([cal.BLINK_LOW(blink), cal.BLINK_HIGH(blink)]),
+        "blinks": cal.soft_min(
+            [cal.BLINK_LOW(blink) if long_enough else np.nan, cal.BLINK_HIGH(blink)]
+        ),
     }
     sub["audio_quality"] = {
         "dnsmos": cal.DNSMOS_OVRL(g("dnsmos_ovrl", np.nan)),
@@ -251,7 +256,7 @@ def zero_shot_scores(ev: dict[str, float]) -> tuple[dict[str, float], dict[str, 
         "sharpness": cal.SHARPNESS(g("sharpness", np.nan)),
         "blockiness": cal.BLOCKINESS(g("blockiness", np.nan)),
     }
-    weights = {"expression": {"blinks": 0.5}, "cross_modal": {"timing": 0.5}}
+    weights = {"expression": {"blinks": 0.5}, "cross_modal": {"timing": 0.5, "activity": 0.5}}
     scores = {
         dim: cal.soft_min(list(parts.values()), [weights.get(dim, {}).get(k, 1.0) for k in parts])
         for dim, parts in sub.items()

@@ -96,7 +96,7 @@ class FaceMesh(FrameExtractor):
     """MediaPipe face mesh over the clip; up to ``max_faces`` tracks in pixel coordinates."""
 
     name = "face_mesh"
-    version = "1"
+    version = "2"
     inputs = ("video",)
     Config = FaceMeshConfig
     description = "MediaPipe face mesh: 478 landmarks per face per frame (pixels), face tracks"
@@ -179,7 +179,12 @@ class FaceMesh(FrameExtractor):
     def finish(self, n_grid: int) -> FeatureBlock:
         n_tracks = max(1, len(self._tracks_centres))
         lm = np.full((n_grid, n_tracks, N_MESH, 3), np.nan, dtype=np.float32)
+        # 1 on the first grid slot of each decoded frame: slots repeated by a frame rate
+        # under 25 Hz are not "frozen" frames and must not count as such
+        new_frame = np.zeros((n_grid, 1), dtype=np.float32)
         for grid, tracked in self._frames:
+            if grid.start < n_grid:
+                new_frame[grid.start] = 1.0
             for k, pts in enumerate(tracked):
                 if pts is not None:
                     lm[grid.start : min(grid.stop, n_grid), k] = pts
@@ -189,7 +194,10 @@ class FaceMesh(FrameExtractor):
         self._frames = []
         return FeatureBlock(
             name=self.name,
-            sequences={f"track{k}": lm[:, k].reshape(n_grid, -1) for k in range(n_tracks)},
+            sequences={
+                **{f"track{k}": lm[:, k].reshape(n_grid, -1) for k in range(n_tracks)},
+                "new_frame": new_frame,
+            },
             stats={"n_tracks": float(n_tracks), "max_faces_detected": float(self._max_detected)},
             meta={
                 "frame_width": self._size[0],
@@ -309,9 +317,9 @@ def _corr_best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
 class FaceConfig:
     min_coverage: float = 0.05  # below this share of frames with a face, the clip has "no face"
     min_track_coverage: float = 0.2  # tracks seen less than this are not speaker candidates
-    freeze_eps: float = (
-        2e-4  # mean landmark step (inter-ocular units) under which a frame is frozen
-    )
+    # mean landmark step (inter-ocular units) between decoded frames under which a frame is
+    # frozen; MediaPipe jitters >= 1.5e-3 even on a still real face
+    freeze_eps: float = 5e-4
 
 
 @register
@@ -319,7 +327,7 @@ class Face(DerivedExtractor):
     """The speaking face: pose-normalised keypoints, head pose, mouth signals and track evidence."""
 
     name = "face"
-    version = "1"
+    version = "2"
     inputs = ("face_mesh", "waveform")
     Config = FaceConfig
     description = "speaker selection + pose-normalised 468x3 keypoints, head pose, mouth signals"
@@ -328,7 +336,12 @@ class Face(DerivedExtractor):
         mesh: FeatureBlock = inputs["face_mesh"]
         audio = inputs["waveform"]
         path = inputs.get("path")
-        tracks = [mesh.sequences[k].reshape(-1, N_MESH, 3) for k in sorted(mesh.sequences)]
+        tracks = [
+            mesh.sequences[k].reshape(-1, N_MESH, 3)
+            for k in sorted(mesh.sequences)
+            if k.startswith("track")
+        ]
+        new_frame = mesh.sequences["new_frame"][:, 0] > 0.5
         n = tracks[0].shape[0]
         present = [np.isfinite(t[:, EYE_R, 0]) for t in tracks]
         coverage_any = float(np.mean(np.any(present, axis=0))) if n else 0.0
@@ -344,7 +357,7 @@ class Face(DerivedExtractor):
         kp, pose = align_track(lm)
         mouth = mouth_signals(kp)
         ok = present[pick]
-        stats = self._evidence(lm, kp, pose, mouth, ok, env)
+        stats = self._evidence(lm, kp, pose, mouth, ok, env, new_frame)
         stats.update(
             {
                 "n_faces": float(sum(p.mean() >= self.config.min_track_coverage for p in present)),
@@ -400,12 +413,14 @@ class Face(DerivedExtractor):
             scores,
         )
 
-    def _evidence(self, lm, kp, pose, mouth, ok, env) -> dict[str, float]:
+    def _evidence(self, lm, kp, pose, mouth, ok, env, new_frame) -> dict[str, float]:
         n = len(ok)
         iod = np.linalg.norm(lm[:, EYE_L, :2] - lm[:, EYE_R, :2], axis=1)
-        # frame-to-frame landmark step in inter-ocular units (frozen face ~0, jitter high)
-        step = np.nanmean(np.linalg.norm(np.diff(lm[:, :N_FACE, :2], axis=0), axis=2), axis=1)
-        step = step / np.maximum(iod[1:], 1e-6)
+        # landmark step between successive *decoded* frames, inter-ocular units: a frozen
+        # face (identical frames) steps 0; MediaPipe alone jitters >1e-3 on a still face
+        idx = np.flatnonzero(new_frame & ok)
+        steps = np.linalg.norm(np.diff(lm[idx, :N_FACE, :2], axis=0), axis=2).mean(axis=1)
+        steps = steps / np.maximum(iod[idx[1:]], 1e-6)
         both = ok[1:] & ok[:-1]
         # jitter: second difference of aligned non-rigid-free points (acceleration noise)
         acc = np.nanmean(np.linalg.norm(np.diff(kp[:, :, :2], n=2, axis=0), axis=2), axis=1)
@@ -417,8 +432,8 @@ class Face(DerivedExtractor):
         return {
             "face_coverage": float(ok.mean()) if n else 0.0,
             "face_size_px": float(np.nanmedian(iod[ok])) if ok.any() else float("nan"),
-            "frozen_ratio": float((step[both] < self.config.freeze_eps).mean())
-            if both.any()
+            "frozen_ratio": float((steps < self.config.freeze_eps).mean())
+            if len(steps)
             else float("nan"),
             "landmark_jitter": float(np.nanmedian(acc[acc_ok])) if acc_ok.any() else float("nan"),
             "head_motion_deg_s": float(np.nanmedian(head_speed[both]))

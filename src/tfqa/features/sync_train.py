@@ -2,13 +2,21 @@
 
 The embedded model (``assets/sync_ridge.npz``) was made with::
 
-    tfqa train-sync ../shared/data/clips/generated --out src/tfqa/assets/sync_ridge.npz
+    tfqa train-sync ../shared/data/clips/generated --audio-shift-frames -1 \
+        --out src/tfqa/assets/sync_ridge.npz
 
 i.e. on the 40 AI-generated clips only, so that the 41 real clips stay a
 held-out test set for ``tfqa bench sync``.  Training is a ridge regression
 (closed form, seconds on a CPU) of band-passed, z-scored mouth signals on
-stacked log-mel frames; the clips are assumed to be in sync on average, which
-defines the estimator's zero.
+stacked log-mel frames.
+
+Where zero lies: the fit treats its clips as in sync.  Trained as they are,
+the generated clips put the zero one frame late: the project's synthesiser
+(whose mouth is timed from its phones, opening ~55 ms before each vowel)
+then reads -13 to -58 ms at a true offset of 0.  Advancing the training
+audio by one frame (``--audio-shift-frames -1``) centres the synthesiser's
+clean clips on 0 (-16..+28 ms); LRS2 clips, which their authors aligned with
+SyncNet, and studio GRID recordings move from -1 frame to 0 with it.
 """
 
 from __future__ import annotations
@@ -19,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from sklearn.linear_model import Ridge
 
+from tfqa.bench.sync import shift_audio
 from tfqa.features.landmarks import MOUTH_PAIRS
 from tfqa.features.sync import SyncModel, log_mel_frames, prepare_mouth, stack_context
 from tfqa.io import load_audio
@@ -27,15 +36,20 @@ DEFAULT_TARGETS = tuple(name for name, _, _ in MOUTH_PAIRS)
 
 
 def clip_training_pair(
-    path: str | Path, pipeline, n_mels: int
+    path: str | Path, pipeline, n_mels: int, audio_shift_frames: int = 0
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mel (T, 4*n_mels), mouth (T, K) prepared, valid (T,)) for one clip."""
+    """(mel (T, 4*n_mels), mouth (T, K) prepared, valid (T,)) for one clip.
+
+    ``audio_shift_frames`` delays (> 0) or advances (< 0) the clip's audio before
+    the fit: it sets where the estimator's zero lies (see ``train_sync_model``).
+    """
     feats = pipeline.extract(path)
     face = feats.blocks["face"]
     present = face.sequences["present"][:, 0] > 0.5
     audio = load_audio(path, video_start_s=feats.info.video_start_s)
+    samples = shift_audio(audio.samples, audio_shift_frames)
     mouth = prepare_mouth(face.sequences["mouth"], present)
-    mel = log_mel_frames(audio.samples, len(mouth), n_mels)
+    mel = log_mel_frames(samples, len(mouth), n_mels)
     return mel, mouth, present
 
 
@@ -70,9 +84,14 @@ def train_sync_model(
     alpha: float = 1000.0,
     context: int = 3,
     n_mels: int = 40,
+    audio_shift_frames: int = 0,
     on_clip: Callable[[str, Exception | None], None] | None = None,
 ) -> SyncModel:
-    """Extract mouth signals + audio of ``paths``, fit, save to ``out``; unusable clips are skipped."""
+    """Extract mouth signals + audio of ``paths``, fit, save to ``out``; unusable clips are skipped.
+
+    The fit treats the training clips as in sync after their audio is shifted by
+    ``audio_shift_frames``; that choice defines the estimator's zero.
+    """
     from tfqa.errors import InputError
     from tfqa.features.cache import FeatureCache
     from tfqa.features.pipeline import FeaturePipeline
@@ -84,7 +103,7 @@ def train_sync_model(
     used = []
     for p in paths:
         try:
-            pairs.append(clip_training_pair(p, pipeline, n_mels))
+            pairs.append(clip_training_pair(p, pipeline, n_mels, audio_shift_frames))
             used.append(Path(p).name)
             err = None
         except InputError as exc:
@@ -94,6 +113,6 @@ def train_sync_model(
     if not pairs:
         raise ValueError("Expected at least one usable training clip, but got none")
     model = fit_sync_model(pairs, n_mels=n_mels, context=context, alpha=alpha,
-                           provenance={"clips": used})  # fmt: skip
+                           provenance={"clips": used, "audio_shift_frames": audio_shift_frames})  # fmt: skip
     model.save(out)
     return model
