@@ -84,3 +84,48 @@ def test_list_filter_pagination_and_delete(store):
     assert total == 1 and jobs[0].id == ids[0]
     assert store.delete(ids[1]).id == ids[1]
     assert store.get(ids[1]) is None and store.delete(ids[1]) is None
+
+
+def test_supervisor_reaps_gone_workers_and_expired_leases(tmp_path, monkeypatch):
+    from tfqa.service.settings import load_settings
+    from tfqa.service.worker import Supervisor
+
+    settings = load_settings(data_dir=tmp_path, workers=0, max_attempts=2).prepare()
+    store = JobStore(settings.db_path)
+    gone, stale, healthy = _add(store, "gone.mp4"), _add(store, "stale.mp4"), _add(store, "ok.mp4")
+    store.claim(31, lease_s=60)  # gone: pid 31 is not one of the supervisor's workers
+    store.claim(32, lease_s=-1)  # stale: a live worker whose lease already ran out
+    store.claim(33, lease_s=60)  # healthy
+    sup = Supervisor(settings, store)
+    monkeypatch.setattr(sup, "live_pids", lambda: {32, 33})
+    killed = []
+    monkeypatch.setattr(sup, "_terminate_pid", killed.append)
+    sup.reap()
+    assert store.get(gone.id).status == "queued"
+    assert "31 is gone" in store.get(gone.id).history[0]["reason"]
+    assert store.get(stale.id).status == "queued" and killed == [32]
+    assert "stopped renewing its lease" in store.get(stale.id).history[0]["reason"]
+    assert store.get(healthy.id).status == "running"
+
+
+def test_a_worker_whose_scorer_cannot_load_is_not_restarted(tmp_path):
+    import time
+
+    from tfqa.service.settings import load_settings
+    from tfqa.service.worker import Supervisor
+
+    settings = load_settings(data_dir=tmp_path, workers=1, scorer="no-such-scorer", poll_s=0.1)
+    settings = settings.prepare()
+    sup = Supervisor(settings, JobStore(settings.db_path))
+    sup.start()
+    try:
+        deadline = time.time() + 60
+        while not sup.status()[0]["gave_up"]:
+            assert time.time() < deadline, sup.status()
+            time.sleep(0.1)
+        (slot,) = sup.status()
+        assert "unknown scorer `no-such-scorer`" in slot["gave_up"] and slot["restarts"] == 0
+        time.sleep(0.5)
+        assert not sup.status()[0]["alive"]  # and it stays down
+    finally:
+        sup.stop()

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from tfqa.errors import TfqaError
 from tfqa.service.errors import ServiceError, job_not_found
@@ -89,12 +90,14 @@ async def submit_upload(request: Request) -> JSONResponse:
         job_id,
         max_bytes,
     )
+    # Probing and SQLite are blocking: keep them off the event loop that streams other uploads.
     try:
-        media = _probe_media(upload.path)
+        media = await run_in_threadpool(_probe_media, upload.path)
     except ServiceError:
         upload.path.unlink(missing_ok=True)
         raise
-    job = _store(request).add(
+    job = await run_in_threadpool(
+        _store(request).add,
         job_id=job_id,
         source_kind="upload",
         source_path=str(upload.path),

@@ -32,6 +32,10 @@ PROGRESS_MIN_INTERVAL_S = 0.5
 # (e.g. the scorer cannot load); health then reports it.
 MAX_RESTARTS = 5
 RESTART_WINDOW_S = 60.0
+# Exit status of a worker whose scorer cannot be built (e.g. no checkpoint for "learned"):
+# restarting it cannot help, so the supervisor stops and health reports the reason.
+EXIT_SCORER_UNAVAILABLE = 3
+STARTUP_ERROR_FILE = "worker-startup-error.txt"
 
 
 def _signal_name(exitcode: int | None) -> str:
@@ -74,7 +78,12 @@ def worker_main(settings: ServiceSettings, ready: Any = None) -> None:
         kwargs["cache"] = FeatureCache(settings.cache_dir)
     else:
         kwargs["cache"] = False
-    scorer = create_scorer(settings.scorer, **kwargs)
+    try:
+        scorer = create_scorer(settings.scorer, **kwargs)
+    except TfqaError as exc:
+        (settings.data_dir / STARTUP_ERROR_FILE).write_text(str(exc))
+        log.error("worker cannot build scorer `%s`: %s", settings.scorer, exc)
+        raise SystemExit(EXIT_SCORER_UNAVAILABLE) from None
     store = JobStore(settings.db_path)
     pid = os.getpid()
     if ready is not None:
@@ -190,6 +199,12 @@ class Supervisor:
                 reason = _signal_name(proc.exitcode)
                 self._release(proc.pid, f"worker process {proc.pid} {reason}")
                 now = time.time()
+                if proc.exitcode == EXIT_SCORER_UNAVAILABLE:
+                    err = self.settings.data_dir / STARTUP_ERROR_FILE
+                    detail = err.read_text() if err.exists() else "see the server log"
+                    slot.gave_up = f"the scorer could not be loaded: {detail}"
+                    log.error("not restarting worker: %s", slot.gave_up)
+                    continue
                 slot.exits = [t for t in slot.exits if now - t < RESTART_WINDOW_S] + [now]
                 if len(slot.exits) > MAX_RESTARTS:
                     slot.gave_up = f"worker exited {len(slot.exits)} times in a minute ({reason})"
