@@ -39,7 +39,7 @@ def test_stack_context_and_shift_helpers():
 
 def test_embedded_model_describes_itself():
     m = load_sync_model()
-    assert m.coef.shape == ((2 * m.context + 1) * 4 * m.n_mels, len(m.targets))
+    assert m.coef.shape == ((2 * m.context + 1) * m.subframes * m.n_mels, len(m.targets))
     assert m.provenance["n_clips"] >= 30
 
 

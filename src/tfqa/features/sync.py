@@ -50,7 +50,7 @@ _EPS = 1e-8
 class SyncModel:
     """Linear map from stacked log-mel context to z-scored mouth signals.
 
-    ``coef`` is (D_in, D_out) with D_in = (2 * context + 1) * 4 * n_mels.
+    ``coef`` is (D_in, D_out) with D_in = (2 * context + 1) * subframes * n_mels.
     """
 
     coef: np.ndarray
@@ -59,11 +59,15 @@ class SyncModel:
     context: int
     targets: tuple[str, ...]
     provenance: dict[str, Any]
+    noise_floor_percentile: float | None = None
+    subframes: int = 4  # 10 ms mel frames kept per 40 ms analysis frame (1 = their mean)
 
     def save(self, path: str | Path) -> Path:
         header = {
             "n_mels": self.n_mels,
             "context": self.context,
+            "noise_floor_percentile": self.noise_floor_percentile,
+            "subframes": self.subframes,
             "targets": list(self.targets),
             "provenance": self.provenance,
             "format": "tfqa-sync-ridge/1",
@@ -95,6 +99,8 @@ class SyncModel:
                 context=int(header["context"]),
                 targets=tuple(header["targets"]),
                 provenance=header.get("provenance", {}),
+                noise_floor_percentile=header.get("noise_floor_percentile"),
+                subframes=int(header.get("subframes", 4)),
             )
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -116,8 +122,23 @@ def load_sync_model(path: str | None = None) -> SyncModel:
 # signal helpers (pure functions, unit-tested)
 
 
-def log_mel_frames(samples: np.ndarray, n_frames: int, n_mels: int) -> np.ndarray:
-    """(n_frames, 4 * n_mels) log-mel, 4 x 10 ms sub-frames per 40 ms frame, z-scored per band."""
+def log_mel_frames(
+    samples: np.ndarray,
+    n_frames: int,
+    n_mels: int,
+    noise_floor_percentile: float | None = None,
+    subframes: int = 4,
+) -> np.ndarray:
+    """(n_frames, subframes * n_mels) log-mel of 10 ms frames, z-scored per band.
+
+    ``subframes=4`` keeps the four 10 ms frames of each 40 ms analysis frame;
+    ``subframes=1`` averages their power (less detail, less noise).
+
+    With ``noise_floor_percentile`` (e.g. 10), each band's stationary noise floor
+    (that percentile of its power over the clip, as in minimum-statistics noise
+    estimation) is subtracted before the log, so steady noise flattens instead of
+    drowning the speech modulation the sync model follows.
+    """
     import librosa
 
     need = n_frames * HOP_SAMPLES
@@ -128,7 +149,15 @@ def log_mel_frames(samples: np.ndarray, n_frames: int, n_mels: int) -> np.ndarra
         y=x, sr=SAMPLE_RATE, n_fft=MEL_NFFT, hop_length=MEL_HOP, win_length=MEL_WIN,
         n_mels=n_mels, fmin=50.0, fmax=7600.0, center=True,
     )  # fmt: skip
-    logm = np.log(spec[:, : n_frames * 4] + 1e-6).T.reshape(n_frames, 4 * n_mels)
+    spec = spec[:, : n_frames * 4]
+    if subframes == 1:
+        spec = spec.reshape(n_mels, n_frames, 4).mean(axis=2)
+    elif subframes != 4:
+        raise ValueError(f"Expected subframes to be 1 or 4, but got {subframes}")
+    if noise_floor_percentile is not None:
+        floor = np.percentile(spec, noise_floor_percentile, axis=1, keepdims=True)
+        spec = np.maximum(spec - floor, 0.1 * floor)
+    logm = np.log(spec + 1e-6).T.reshape(n_frames, subframes * n_mels)
     return _zscore(logm)
 
 
@@ -331,7 +360,9 @@ def aligned_signals(
     ``samples`` is 16 kHz audio whose sample 0 is at frame 0 of ``mouth``.
     """
     observed = prepare_mouth(_select(mouth, columns, model.targets), present)
-    mel = log_mel_frames(samples, len(observed), model.n_mels)
+    mel = log_mel_frames(
+        samples, len(observed), model.n_mels, model.noise_floor_percentile, model.subframes
+    )
     return observed, model.predict(stack_context(mel, model.context))
 
 

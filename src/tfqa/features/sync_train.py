@@ -36,9 +36,16 @@ DEFAULT_TARGETS = tuple(name for name, _, _ in MOUTH_PAIRS)
 
 
 def clip_training_pair(
-    path: str | Path, pipeline, n_mels: int, audio_shift_frames: int = 0
+    path: str | Path,
+    pipeline,
+    n_mels: int,
+    audio_shift_frames: int = 0,
+    noise_floor_percentile: float | None = None,
+    noise_snr_db: float | None = None,
+    seed: int = 0,
+    subframes: int = 4,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(mel (T, 4*n_mels), mouth (T, K) prepared, valid (T,)) for one clip.
+    """(mel (T, subframes * n_mels), mouth (T, K) prepared, valid (T,)) for one clip.
 
     ``audio_shift_frames`` delays (> 0) or advances (< 0) the clip's audio before
     the fit: it sets where the estimator's zero lies (see ``train_sync_model``).
@@ -48,8 +55,14 @@ def clip_training_pair(
     present = face.sequences["present"][:, 0] > 0.5
     audio = load_audio(path, video_start_s=feats.info.video_start_s)
     samples = shift_audio(audio.samples, audio_shift_frames)
+    if noise_snr_db is not None:  # augmentation: the same clip heard through white noise
+        rng = np.random.default_rng(seed)
+        power = float(np.mean(samples.astype(np.float64) ** 2))
+        samples = samples + rng.normal(
+            0.0, np.sqrt(power / 10 ** (noise_snr_db / 10)), len(samples)
+        ).astype(np.float32)
     mouth = prepare_mouth(face.sequences["mouth"], present)
-    mel = log_mel_frames(samples, len(mouth), n_mels)
+    mel = log_mel_frames(samples, len(mouth), n_mels, noise_floor_percentile, subframes)
     return mel, mouth, present
 
 
@@ -61,6 +74,8 @@ def fit_sync_model(
     alpha: float = 1000.0,
     targets: tuple[str, ...] = DEFAULT_TARGETS,
     provenance: dict | None = None,
+    noise_floor_percentile: float | None = None,
+    subframes: int = 4,
 ) -> SyncModel:
     """Closed-form ridge fit on frames where a face was tracked."""
     xs, ys = [], []
@@ -71,9 +86,18 @@ def fit_sync_model(
     y = np.concatenate(ys)
     ridge = Ridge(alpha=alpha).fit(x, y)
     r2 = float(ridge.score(x, y))
-    prov = {"name": "tfqa-sync-ridge", "n_clips": len(pairs), "n_frames": int(len(x)), "train_r2": r2,
+    prov = {"name": "tfqa-sync-ridge", "n_pairs": len(pairs), "n_frames": int(len(x)), "train_r2": r2,
             "alpha": alpha, **(provenance or {})}  # fmt: skip
-    return SyncModel(ridge.coef_.T.copy(), ridge.intercept_.copy(), n_mels, context, targets, prov)
+    return SyncModel(
+        ridge.coef_.T.copy(),
+        ridge.intercept_.copy(),
+        n_mels,
+        context,
+        targets,
+        prov,
+        noise_floor_percentile,
+        subframes,
+    )
 
 
 def train_sync_model(
@@ -83,14 +107,19 @@ def train_sync_model(
     cache_dir: str | Path | None = None,
     alpha: float = 1000.0,
     context: int = 3,
-    n_mels: int = 40,
+    n_mels: int = 20,
+    subframes: int = 1,
     audio_shift_frames: int = 0,
+    noise_floor_percentile: float | None = 20.0,
+    augment_snr_db: Sequence[float] = (20.0, 10.0),
     on_clip: Callable[[str, Exception | None], None] | None = None,
 ) -> SyncModel:
     """Extract mouth signals + audio of ``paths``, fit, save to ``out``; unusable clips are skipped.
 
     The fit treats the training clips as in sync after their audio is shifted by
-    ``audio_shift_frames``; that choice defines the estimator's zero.
+    ``audio_shift_frames``; that choice defines the estimator's zero.  Each clip
+    is also seen through white noise at ``augment_snr_db`` so that noisy speech
+    still predicts the mouth.
     """
     from tfqa.errors import InputError
     from tfqa.features.cache import FeatureCache
@@ -103,7 +132,19 @@ def train_sync_model(
     used = []
     for p in paths:
         try:
-            pairs.append(clip_training_pair(p, pipeline, n_mels, audio_shift_frames))
+            for i, snr in enumerate((None, *augment_snr_db)):
+                pairs.append(
+                    clip_training_pair(
+                        p,
+                        pipeline,
+                        n_mels,
+                        audio_shift_frames,
+                        noise_floor_percentile,
+                        snr,
+                        i,
+                        subframes,
+                    )
+                )
             used.append(Path(p).name)
             err = None
         except InputError as exc:
@@ -112,7 +153,13 @@ def train_sync_model(
             on_clip(str(p), err)
     if not pairs:
         raise ValueError("Expected at least one usable training clip, but got none")
-    model = fit_sync_model(pairs, n_mels=n_mels, context=context, alpha=alpha,
-                           provenance={"clips": used, "audio_shift_frames": audio_shift_frames})  # fmt: skip
+    prov = {
+        "clips": used,
+        "n_clips": len(used),
+        "audio_shift_frames": audio_shift_frames,
+        "augment_snr_db": list(augment_snr_db),
+    }
+    model = fit_sync_model(pairs, n_mels=n_mels, context=context, alpha=alpha, provenance=prov,
+                           noise_floor_percentile=noise_floor_percentile, subframes=subframes)  # fmt: skip
     model.save(out)
     return model
