@@ -99,6 +99,16 @@ def test_padding_does_not_change_the_scores():
     torch.testing.assert_close(model(a).scores, model(b).scores, rtol=0, atol=1e-5)
 
 
+def test_inference_mode_fast_path_matches_the_plain_forward():
+    torch.manual_seed(0)
+    model = tiny().eval()
+    b = batch(valid_len=9)
+    plain = model(b).scores.detach()  # grad enabled: the regular (slow) path
+    with torch.inference_mode():  # the fused inference fast path
+        fast = model(b).scores
+    torch.testing.assert_close(fast, plain, rtol=0, atol=1e-5)
+
+
 @pytest.mark.parametrize("fusion", ["dual", "statistical", "transformer"])
 def test_fusion_variants(fusion):
     model = tiny(fusion=fusion)

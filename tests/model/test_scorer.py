@@ -38,3 +38,15 @@ def test_score_features_reads_the_contract(smoke, monkeypatch):
         path = "clip.mp4"
 
     assert scorer.score_features(Feats()) == pytest.approx(scorer.score_arrays(fs.clips[1]))
+
+
+def test_default_checkpoint_is_found_or_explained():
+    from tfqa.errors import ModelNotFoundError
+    from tfqa.model.scorer import default_checkpoint
+
+    try:
+        path = default_checkpoint()
+    except ModelNotFoundError as e:
+        assert "--scorer zero-shot" in str(e)
+    else:
+        assert path.is_file()

@@ -10,13 +10,21 @@ gradient accumulation 8.  Each case varies one memory/speed measure:
 * AMP on or off — only where CUDA exists; on a CPU it is reported as n/a
   with the reason (see ``tfqa.training.amp``).
 
+``peak MiB`` is the process's peak (CUDA: allocator) during the timed steps;
+``+MiB in steps`` is that peak minus the memory held before them (model,
+optimizer state after the warm-up step, the batch) — the activation memory
+that checkpointing and AMP reduce.
+
 **Extrapolated, not a full epoch:** a case times ``steps`` forward+backward
 micro-batches (after ``warmup`` untimed ones) and ``steps`` optimizer steps,
 and reports ``epoch_s = micro-batches per epoch x median micro-batch time +
-optimizer steps per epoch x median optimizer-step time``.  The batch is
-generated once and reused, so data loading is not included.  Each case runs
-in a fresh subprocess, so its peak memory (CUDA allocator, or process RSS on
-CPU) is its own.  The one-off preprocessing cost (fitting scaler + PCA on
+optimizer steps per epoch x median optimizer-step time`` (``epoch_s_best``
+uses the fastest step: the least disturbed by other processes).  The batch is
+generated once and reused, so data loading is not included.  The timings of
+all cases are taken in one process, round-robin, so that a shared machine's
+changing load hits every case alike; the memory of each case is measured in a
+fresh subprocess, so its peak (CUDA allocator, or process RSS on CPU) is its
+own.  The one-off preprocessing cost (fitting scaler + PCA on
 ``pca_fit_frames`` frames, transforming every clip) is timed separately.
 """
 
@@ -25,6 +33,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import subprocess
 import sys
@@ -35,6 +44,7 @@ from pathlib import Path
 
 RAW_DIMS = {"visual": 2048, "audio": 768, "keypoints": 1404, "au": 17, "sync": 4, "clip": 21}
 TRAIN_SHARE = 0.8
+MEMORY_KEYS = ("peak_mib", "peak_increase_mib", "memory_method")
 
 
 @dataclass(frozen=True)
@@ -77,82 +87,140 @@ def _batch(dims: dict[str, int], batch: int, frames: int, device, seed: int = 0)
     return {k: v.to(device) for k, v in out.items()}
 
 
-def run_case(case: Case) -> dict:
-    """Time one case in this process (see the module docstring)."""
-    import torch
+class _Runner:
+    """One case's model, optimizer, scaler and batch; ``micro()`` and ``step()`` return seconds."""
 
-    from tfqa.model.inference import resolve_device
-    from tfqa.model.model import OptimizedMTLModel, consistency_loss
-    from tfqa.training.amp import resolve_amp
-    from tfqa.training.config import load_config
-    from tfqa.training.memory import MemoryProfiler
-    from tfqa.training.trainer import task_losses
+    def __init__(self, case: Case) -> None:
+        import torch
 
-    torch.set_num_threads(case.threads)
-    torch.manual_seed(0)
-    cfg = load_config(
-        case.config, {"data.window": case.n_frames, "model.max_len": max(case.n_frames, 150)}
-    )
-    dev = resolve_device(case.device)
-    amp = resolve_amp(cfg.train.amp if case.amp else "off", dev)
-    dims = _input_dims(cfg, case.pca)
-    model = OptimizedMTLModel(cfg.model, dims).to(dev)
-    model.grad_checkpointing = case.checkpointing
-    opt = torch.optim.AdamW(model.parameters(), lr=cfg.train.lr)
-    scaler = torch.amp.GradScaler(
-        dev.type, init_scale=cfg.train.grad_scaler_init, enabled=amp.use_scaler
-    )
-    batch = _batch(dims, cfg.train.batch_size, case.n_frames, dev)
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+        from tfqa.model.inference import resolve_device
+        from tfqa.model.model import OptimizedMTLModel
+        from tfqa.training.amp import resolve_amp
+        from tfqa.training.config import load_config
 
-    def micro() -> float:
+        torch.manual_seed(0)
+        self.case = case
+        over = {"data.window": case.n_frames, "model.max_len": max(case.n_frames, 150)}
+        self.cfg = cfg = load_config(case.config, over)
+        self.dev = dev = resolve_device(case.device)
+        self.amp = resolve_amp(cfg.train.amp if case.amp else "off", dev)
+        self.dims = _input_dims(cfg, case.pca)
+        self.model = OptimizedMTLModel(cfg.model, self.dims).to(dev)
+        self.model.grad_checkpointing = case.checkpointing
+        self.opt = torch.optim.AdamW(self.model.parameters(), lr=cfg.train.lr)
+        self.scaler = torch.amp.GradScaler(
+            dev.type, init_scale=cfg.train.grad_scaler_init, enabled=self.amp.use_scaler
+        )
+        self.batch = _batch(self.dims, cfg.train.batch_size, case.n_frames, dev)
+        self._sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+
+    def micro(self) -> float:
+        import torch
+
+        from tfqa.model.model import consistency_loss
+        from tfqa.training.trainer import task_losses
+
         t0 = time.perf_counter()
-        with torch.autocast(dev.type, dtype=amp.dtype, enabled=amp.enabled):
-            out = model(batch)
-        loss = task_losses(out.scores, batch["labels"]).sum()
-        loss = loss + cfg.loss.consistency_weight * consistency_loss(out.modality_embeddings)
-        scaler.scale(loss / cfg.train.grad_accum).backward()
-        sync()
+        amp = self.amp
+        with torch.autocast(self.dev.type, dtype=amp.dtype, enabled=amp.enabled):
+            out = self.model(self.batch)
+        loss = task_losses(out.scores, self.batch["labels"]).sum()
+        loss = loss + self.cfg.loss.consistency_weight * consistency_loss(out.modality_embeddings)
+        self.scaler.scale(loss / self.cfg.train.grad_accum).backward()
+        self._sync()
         return time.perf_counter() - t0
 
-    def step() -> float:
+    def step(self) -> float:
+        import torch
+
         t0 = time.perf_counter()
-        scaler.unscale_(opt)
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-        scaler.step(opt)
-        scaler.update()
-        opt.zero_grad(set_to_none=True)
-        sync()
+        self.scaler.unscale_(self.opt)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.train.grad_clip)
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.opt.zero_grad(set_to_none=True)
+        self._sync()
         return time.perf_counter() - t0
 
-    for _ in range(case.warmup):
-        micro()
-        step()
-    with MemoryProfiler(dev) as prof:
-        micro_t = [micro() for _ in range(case.steps)]
-        step_t = [step() for _ in range(case.steps)]
-    n_train = math.ceil(case.n_clips * TRAIN_SHARE)
-    n_micro = math.ceil(n_train / cfg.train.batch_size)
-    n_opt = math.ceil(n_micro / cfg.train.grad_accum)
+    def describe(self) -> dict:
+        n_micro = math.ceil(math.ceil(self.case.n_clips * TRAIN_SHARE) / self.cfg.train.batch_size)
+        return {
+            **asdict(self.case),
+            "label": self.case.label,
+            "device_used": str(self.dev),
+            "amp_used": self.amp.label,
+            "amp_note": self.amp.reason,
+            "params": sum(p.numel() for p in self.model.parameters()),
+            "input_dims": sum(v for k, v in self.dims.items() if k != "clip"),
+            "micro_batches_per_epoch": n_micro,
+            "optimizer_steps_per_epoch": math.ceil(n_micro / self.cfg.train.grad_accum),
+        }
+
+
+def _timing(info: dict, micro_t: list[float], step_t: list[float]) -> dict:
     t_micro, t_step = statistics.median(micro_t), statistics.median(step_t)
     return {
-        **asdict(case),
-        "label": case.label,
-        "device_used": str(dev),
-        "amp_used": amp.label,
-        "amp_note": amp.reason,
-        "params": sum(p.numel() for p in model.parameters()),
-        "input_dims": sum(v for k, v in dims.items() if k != "clip"),
         "micro_batch_s": t_micro,
+        "micro_batch_s_min": min(micro_t),
         "micro_batch_s_all": micro_t,
         "optimizer_step_s": t_step,
-        "micro_batches_per_epoch": n_micro,
-        "optimizer_steps_per_epoch": n_opt,
-        "epoch_s": n_micro * t_micro + n_opt * t_step,
+        "epoch_s": info["micro_batches_per_epoch"] * t_micro
+        + info["optimizer_steps_per_epoch"] * t_step,
+        "epoch_s_best": info["micro_batches_per_epoch"] * min(micro_t)
+        + info["optimizer_steps_per_epoch"] * min(step_t),
+    }
+
+
+def run_case(case: Case) -> dict:
+    """One case alone in this process: its peak memory (and its own timings)."""
+    import torch
+
+    from tfqa.training.memory import MemoryProfiler
+
+    torch.set_num_threads(case.threads)
+    run = _Runner(case)
+    for _ in range(case.warmup):
+        run.micro()
+        run.step()
+    micro_t, step_t = [], []
+    with MemoryProfiler(run.dev) as prof:
+        for _ in range(case.steps):  # each optimizer step has fresh gradients to apply
+            micro_t.append(run.micro())
+            step_t.append(run.step())
+    info = run.describe()
+    return {
+        **info,
+        **_timing(info, micro_t, step_t),
         "peak_mib": prof.report.peak_bytes / 2**20,
         "peak_increase_mib": prof.report.increase_bytes / 2**20,
         "memory_method": prof.report.method,
     }
+
+
+def interleaved_timings(cases: Sequence[Case], rounds: int, threads: int) -> list[dict]:
+    """Time all cases in one process, round-robin (a micro-batch + a step each per round).
+
+    On a shared machine the load changes by the minute; interleaving exposes
+    every case to the same load, so their ratios stay meaningful.
+    """
+    import torch
+
+    torch.set_num_threads(threads)
+    runs = [_Runner(c) for c in cases]
+    for r in runs:  # warm-up
+        r.micro()
+        r.step()
+    micro_t: list[list[float]] = [[] for _ in runs]
+    step_t: list[list[float]] = [[] for _ in runs]
+    for _ in range(rounds):
+        for i, r in enumerate(runs):
+            micro_t[i].append(r.micro())
+            step_t[i].append(r.step())
+    out = []
+    for i, r in enumerate(runs):
+        info = r.describe()
+        out.append({**info, **_timing(info, micro_t[i], step_t[i])})
+    return out
 
 
 def run_preprocessing(n_clips: int, n_frames: int, fit_frames: int, threads: int = 2) -> dict:
@@ -238,7 +306,7 @@ def bench_train(
     out: str | Path | None = None,
     log: Callable[[str], None] = print,
 ) -> dict:
-    """Run every case in its own subprocess; print a table; optionally write JSON.
+    """Measure every case (memory: own subprocess; time: interleaved); print a table; write JSON.
 
     Args:
         configs: presets or YAML paths to compare.
@@ -253,12 +321,19 @@ def bench_train(
     import torch
 
     cases = default_cases(
-        configs, n_clips=n_clips, n_frames=n_frames, steps=steps, device=device, threads=threads
+        configs, n_clips=n_clips, n_frames=n_frames, steps=2, device=device, threads=threads
     )
-    results = []
+    memory = {}
     for case in cases:
-        log(f"running {case.label} ...")
-        results.append(_isolated(case))
+        log(f"memory: {case.label} ...")
+        memory[case.label] = _isolated(case)
+    log(f"timing: {len(cases)} cases interleaved, {steps} rounds ...")
+    results = []
+    for t in interleaved_timings(cases, steps, threads):
+        m = memory[t["label"]]
+        results.append({**t, **{k: m.get(k) for k in MEMORY_KEYS}, "error": m.get("error")})
+        if results[-1]["error"] is None:
+            del results[-1]["error"]
     pre = run_preprocessing(n_clips, n_frames, pca_fit_frames, threads)
     amp_na = None
     if not torch.cuda.is_available():
@@ -267,9 +342,12 @@ def bench_train(
         amp_na = "n/a on this machine (no CUDA): " + resolve_amp("auto", torch.device("cpu")).reason
     report = {
         "note": (
-            f"epoch_s is extrapolated from {steps} timed micro-batches and optimizer steps per case "
-            f"(medians) to one epoch of {math.ceil(n_clips * TRAIN_SHARE)} training clips; data loading excluded"
+            f"s/epoch is extrapolated from {steps} timed micro-batches and optimizer steps per case "
+            f"(medians; 'best' uses the fastest) to one epoch of {math.ceil(n_clips * TRAIN_SHARE)} "
+            "training clips; data loading excluded; cases interleaved round-robin in one process, "
+            "memory measured per case in its own process"
         ),
+        "load_average": list(os.getloadavg()),
         "amp": amp_na or "measured (CUDA)",
         "cases": results,
         "preprocessing": pre,
@@ -288,22 +366,23 @@ def format_table(report: dict) -> str:
     from tfqa.evaluation.report import markdown_table
 
     rows = []
+    na = "n/a" in report["amp"]
     for r in report["cases"]:
         if "error" in r:
-            rows.append([r["label"], "error", "", "", "", "", " ".join(r["error"])])
+            rows.append([r["label"], "error", *[""] * 7, " ".join(r["error"])])
             continue
         rows.append(
             [
                 Path(r["config"]).stem,
                 "on" if r["pca"] else "off",
                 "on" if r["checkpointing"] else "off",
-                r["amp_used"]
-                if r["amp"]
-                else ("off" if "n/a" not in report["amp"] else "off (n/a)"),
+                "n/a" if na else (r["amp_used"] if r["amp"] else "off"),
                 f"{r['params'] / 1e6:.1f}",
                 f"{r['micro_batch_s']:.2f}",
                 f"{r['epoch_s']:.0f}",
-                f"{r['peak_mib']:.0f}",
+                f"{r['epoch_s_best']:.0f}",
+                _mib(r.get("peak_mib")),
+                _mib(r.get("peak_increase_mib")),
             ]
         )
     headers = [
@@ -313,8 +392,10 @@ def format_table(report: dict) -> str:
         "AMP",
         "params (M)",
         "s / micro-batch",
-        "s / epoch",
+        "s / epoch (median)",
+        "s / epoch (best)",
         "peak MiB",
+        "+MiB in steps",
     ]
     pre = report["preprocessing"]
     lines = [
@@ -322,10 +403,16 @@ def format_table(report: dict) -> str:
         "",
         report["note"] + ".",
         f"AMP: {report['amp']}.",
+        f"Load average during the run (1/5/15 min): {', '.join(f'{x:.1f}' for x in report['load_average'])}"
+        f" on {os.cpu_count()} cores; torch threads per case: {report['threads']}.",
         f"Preprocessing (one-off): fit scaler+imputer+PCA on {pre['fit_frames']} frames {pre['fit_s']:.1f} s; "
         f"transform {pre['transform_s_per_clip'] * 1000:.1f} ms/clip ({pre['transform_s_corpus']:.0f} s for the corpus).",
     ]
     return "\n".join(lines)
+
+
+def _mib(x: float | None) -> str:
+    return "?" if x is None else f"{x:.0f}"
 
 
 def main(argv: Sequence[str] | None = None) -> None:

@@ -247,7 +247,11 @@ def load_feature_set(
             hint="Run `tfqa extract MANIFEST` first (with the same --cache-dir)",
         )
     if missing and log is not None:
-        log(f"{len(missing)} of {len(manifest)} videos have no features and are left out")
+        names = ", ".join(Path(v).name for v in missing[:3]) + (" ..." if len(missing) > 3 else "")
+        log(
+            f"{len(missing)} of {len(manifest)} videos have no features and are left out ({names}); "
+            "run `tfqa extract` for them, or see its failure report"
+        )
     rows = manifest.iloc[keep]
     videos = list(rows["video"])
     splits = rows["split"].to_numpy(dtype=object)

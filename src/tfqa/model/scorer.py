@@ -9,6 +9,7 @@ backend) is refused with a clear error rather than scored wrongly.
 
 from __future__ import annotations
 
+import importlib.resources
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,8 +18,28 @@ import numpy as np
 import torch
 
 from tfqa.data.manifest import TASKS
-from tfqa.errors import ConfigError
+from tfqa.errors import ConfigError, ModelNotFoundError
 from tfqa.model.inference import load_trained
+
+# Where the default trained model ships inside the package (issue 4 puts it there).
+DEFAULT_CHECKPOINT = ("assets", "models", "default.pt")
+
+
+def default_checkpoint() -> Path:
+    """The checkpoint shipped with tfqa.
+
+    Raises:
+        ModelNotFoundError: this build ships none.
+    """
+    path = Path(str(importlib.resources.files("tfqa").joinpath(*DEFAULT_CHECKPOINT)))
+    if not path.is_file():
+        raise ModelNotFoundError(
+            "no trained model ships with this tfqa build",
+            path=path,
+            hint="Pass --checkpoint with a best.pt from `tfqa train`, or use --scorer zero-shot",
+        )
+    return path
+
 
 if TYPE_CHECKING:
     from tfqa.features.pipeline import ClipFeatures

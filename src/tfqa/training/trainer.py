@@ -342,14 +342,17 @@ class Trainer:
     def _end_epoch(self, epoch, train_stats, metrics, t_train, peak_mib) -> None:
         st, cfg = self.state, self.cfg.train
         monitored = self._signed(metrics[cfg.monitor])
-        improved = math.isfinite(monitored) and monitored < st.best
+        # the first epoch always writes best.pt, even when its metric is undefined
+        # (e.g. PLCC on a one-clip val split), so a run always leaves a checkpoint
+        improved = (math.isfinite(monitored) and monitored < st.best) or st.best_epoch < 0
         key = "mse" if cfg.monitor == "val_loss" else "plcc"
         per_task = {t: metrics[f"{key}_{t}"] for t in TASKS}
         per_task["mean"] = metrics[cfg.monitor]
         stretched = self.scheduler.observe(per_task)
         st.epoch = epoch
         if improved:
-            st.best, st.best_epoch, st.bad_epochs = monitored, epoch, 0
+            st.best = monitored if math.isfinite(monitored) else math.inf
+            st.best_epoch, st.bad_epochs = epoch, 0
         else:
             st.bad_epochs += 1
         row = {
