@@ -106,8 +106,8 @@ SYNC_CONFIDENCE = Rule(
 # a frozen or barely moving mouth under clear speech is poor lip sync (SPEC).
 ARTICULATION = Rule(
     "mouth_open_std",
-    ((0.004, 1.0), (0.008, 2.0), (0.013, 3.0), (0.019, 4.0), (0.026, 5.0)),
-    "real clips p5 0.032 / p50 0.045 -> 5; a still mouth ~0.002 -> 1",
+    ((0.005, 1.0), (0.01, 2.0), (0.016, 3.0), (0.024, 4.0), (0.034, 5.0)),
+    "real clips p5 0.032 (-> 4.8) / p50 0.045 (-> 5); a still mouth ~0.002 -> 1",
 )
 
 # ---------------------------------------------------------------------------------------
@@ -115,7 +115,7 @@ ARTICULATION = Rule(
 
 FROZEN = Rule(
     "frozen_ratio",
-    ((0.02, 5.0), (0.1, 4.0), (0.25, 3.0), (0.5, 2.0), (0.8, 1.0)),
+    ((0.05, 5.0), (0.15, 4.0), (0.3, 3.0), (0.55, 2.0), (0.85, 1.0)),
     "share of decoded frames whose landmarks do not move at all; real clips 0 (MediaPipe jitters >=1.5e-3 on a still face)",
 )
 JITTER = Rule(

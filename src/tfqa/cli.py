@@ -28,7 +28,7 @@ bench_app = typer.Typer(
 )
 app.add_typer(bench_app, name="bench")
 console = Console(stderr=True)
-out_console = Console()
+out_console = Console(width=None if sys.stdout.isatty() else 160)  # files/pipes get full tables
 
 DIMS = ("lip_sync", "expression", "audio_quality", "cross_modal", "overall")
 

@@ -17,29 +17,29 @@ import numpy as np
 
 from tfqa.scoring import DIMENSIONS, ScoreResult, create_scorer, write_results
 
-# defect family -> (preset name, targeted score)
+# defect family -> (SynthSpec field, values from mild to severe, targeted score)
 FAMILIES = {
-    "audio lag (ms)": ("audio_lag", "lip_sync"),
-    "audio lead (ms)": ("audio_lead", "lip_sync"),
-    "white noise (SNR dB)": ("white_noise", "audio_quality"),
-    "frozen face (from)": ("frozen_face", "expression"),
-    "landmark jitter (px)": ("jitter", "expression"),
-    "mumbling (gain)": ("mumbling", "lip_sync"),
-    "blur (sigma px)": ("blur", "overall"),
-    "other voice": ("other_voice", "cross_modal"),
+    "audio lag (ms)": ("av_offset_ms", (120.0, 240.0, 480.0), "lip_sync"),
+    "audio lead (ms)": ("av_offset_ms", (-60.0, -120.0, -240.0), "lip_sync"),
+    "white noise (SNR dB)": ("snr_db", (20.0, 10.0, 0.0), "audio_quality"),
+    "frozen face (from)": ("frozen_face_from", (0.75, 0.5, 0.0), "expression"),
+    "landmark jitter (px)": ("landmark_jitter_px", (1.0, 2.5, 5.0), "expression"),
+    "mumbling (gain)": ("articulation_gain", (0.35, 0.15, 0.0), "lip_sync"),
+    "blur (sigma px)": ("blur_sigma", (1.0, 2.5, 5.0), "overall"),
+    "other voice": ("other_voice", (True,), "cross_modal"),
 }
 SEVERITY_ORDER = ("mild", "moderate", "severe")
 
 
 def _clip_plan(seed: int):
-    from tfqa.synth import DEFECT_PRESETS, SynthSpec
+    from tfqa.synth import SynthSpec
 
     base = SynthSpec(duration_s=6.0, size=256, seed=seed)
     plan = [("clean", "", "none", base)]
-    for family, (preset, _) in FAMILIES.items():
-        levels = SEVERITY_ORDER if preset != "other_voice" else ("severe",)
-        for sev in levels:
-            plan.append((family, preset, sev, base.replace(**DEFECT_PRESETS[preset][sev])))
+    for family, (field, values, _) in FAMILIES.items():
+        levels = SEVERITY_ORDER[-len(values) :]
+        for sev, value in zip(levels, values, strict=True):
+            plan.append((family, f"{field}={value}", sev, base.replace(**{field: value})))
     return plan
 
 
@@ -56,7 +56,7 @@ def run_demo(out: str | Path, *, seed: int = 0, console=None, progress=None) -> 
     with ctx:
         task = ctx.add_task("demo clips", total=len(plan), current="")
         for family, preset, sev, spec in plan:
-            name = f"{preset or 'clean'}_{sev}.mp4"
+            name = f"{preset.replace('=', '_') or 'clean'}.mp4"
             ctx.update(task, current=name)
             path = synthesize(spec, out / "clips" / name).path
             res = next(scorer.score_many([path]))
@@ -100,7 +100,7 @@ def _series(rows, family: str, target: str) -> list[float]:
 def _verdicts(rows) -> dict[str, bool]:
     """A family passes when its targeted score falls strictly from clean through each severity."""
     out = {}
-    for family, (_, target) in FAMILIES.items():
+    for family, (*_, target) in FAMILIES.items():
         s = _series(rows, family, target)
         out[family] = bool(np.all(np.isfinite(s)) and np.all(np.diff(s) < 0))
     return out
@@ -118,15 +118,15 @@ def _print_table(rows, verdicts, console) -> None:
         t.add_column(d.replace("_", " "), justify="right")
     t.add_column("offset ms", justify="right")
     t.add_column("target falls?", justify="center")
-    for family, preset, sev, r in rows:
-        target = FAMILIES.get(family, (None, None))[1]
+    for family, _spec, sev, r in rows:
+        target = FAMILIES.get(family, (None, None, None))[2]
         cells = []
         for d in DIMENSIONS:
             v = r.scores.get(d, float("nan")) if r.status == "ok" else float("nan")
             txt = f"{v:.2f}"
             cells.append(f"[bold]{txt}[/]" if d == target else txt)
         mark = ""
-        if family != "clean" and sev == ("severe" if preset != "other_voice" else "severe"):
+        if family != "clean" and sev == "severe":
             mark = "[green]✓[/]" if verdicts[family] else "[red]✗[/]"
         t.add_row(family, sev, *cells, f"{r.evidence.get('av_offset_ms', float('nan')):+.0f}", mark)
     console.print(t)
@@ -147,7 +147,7 @@ def _plot(rows, path: Path) -> Path:
         2, (len(fams) + 1) // 2, figsize=(3.2 * ((len(fams) + 1) // 2), 6.2), sharey=True
     )
     for ax, family in zip(axes.ravel(), fams, strict=False):
-        target = FAMILIES[family][1]
+        target = FAMILIES[family][2]
         labels = ["clean"] + [sev for f, _, sev, _ in rows if f == family]
         for d in DIMENSIONS:
             s = _series(rows, family, d)
@@ -173,7 +173,7 @@ def _write_html(rows, verdicts, png: Path, path: Path) -> Path:
     head = "".join(f"<th>{d}</th>" for d in DIMENSIONS)
     body = []
     for family, _, sev, r in rows:
-        target = FAMILIES.get(family, (None, None))[1]
+        target = FAMILIES.get(family, (None, None, None))[2]
         cells = "".join(
             f"<td{' class=t' if d == target else ''}>{r.scores.get(d, float('nan')):.2f}</td>"
             for d in DIMENSIONS
@@ -182,7 +182,7 @@ def _write_html(rows, verdicts, png: Path, path: Path) -> Path:
         body.append(f"<tr><td>{html.escape(family)}</td><td>{sev}</td><td><a href='clips/{clip}'>{clip}</a></td>{cells}"
                     f"<td>{r.evidence.get('av_offset_ms', float('nan')):+.0f}</td></tr>")  # fmt: skip
     ok = "".join(
-        f"<li>{'✓' if v else '✗'} {html.escape(k)} → {FAMILIES[k][1]}</li>"
+        f"<li>{'✓' if v else '✗'} {html.escape(k)} → {FAMILIES[k][2]}</li>"
         for k, v in verdicts.items()
     )
     path.write_text(

@@ -20,6 +20,8 @@ Two extractors:
 from __future__ import annotations
 
 import os
+import sys
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -31,6 +33,7 @@ from tfqa.errors import NoFaceError
 from tfqa.features.base import DerivedExtractor, FeatureBlock, FrameExtractor, register
 from tfqa.io.constants import ANALYSIS_RATE, HOP_SAMPLES
 
+_CHATTY_FRAMES = 25  # frames after a graph starts during which its C++ start-up chatter appears
 N_MESH = 478  # 468 face points + 10 iris points (refine_landmarks=True)
 N_FACE = 468  # the keypoint contract uses the 468 face points (1404 values)
 EYE_R, EYE_L = 33, 263  # outer eye corners (subject's right, left): the scale reference
@@ -91,6 +94,31 @@ def _silence_glog() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+@contextmanager
+def quiet_native_stderr():
+    """Send file descriptor 2 to /dev/null for the span of the block.
+
+    MediaPipe's C++ layers print start-up chatter ("Feedback manager requires a
+    model with a single signature", "Using NORM_RECT without IMAGE_DIMENSIONS")
+    straight to fd 2 when a graph starts and on its first frame; GLOG_minloglevel
+    does not silence them.  Only graph creation and the first frame are wrapped.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+        os.close(devnull)
+
+
 @register
 class FaceMesh(FrameExtractor):
     """MediaPipe face mesh over the clip; up to ``max_faces`` tracks in pixel coordinates."""
@@ -106,11 +134,13 @@ class FaceMesh(FrameExtractor):
         import mediapipe as mp
 
         self._mp = mp
-        self._single = self._mesh(1)
+        with quiet_native_stderr():
+            self._single = self._mesh(1)
+            self._detector = mp.solutions.face_detection.FaceDetection(
+                model_selection=1, min_detection_confidence=self.config.min_detection_confidence
+            )
         self._multi = None
-        self._detector = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=self.config.min_detection_confidence
-        )
+        self._calls: dict[int, int] = {}
         self._frames: list[tuple[range, list[np.ndarray]]] = []
         self._n_seen = 0
         self._max_detected = 0
@@ -134,14 +164,22 @@ class FaceMesh(FrameExtractor):
             and self.config.max_faces > 1
             and self._n_seen % self.config.detect_every == 0
         ):
-            det = self._detector.process(rgb)
+            with quiet_native_stderr() if self._n_seen < _CHATTY_FRAMES else nullcontext():
+                det = self._detector.process(rgb)
             n_det = len(det.detections) if det.detections else 0
             self._max_detected = max(self._max_detected, n_det)
             if n_det > 1:
-                self._multi = self._mesh(self.config.max_faces)
+                with quiet_native_stderr():
+                    self._multi = self._mesh(self.config.max_faces)
         self._n_seen += 1
         mesh = self._multi if self._multi is not None else self._single
-        res = mesh.process(rgb)
+        n_calls = self._calls.get(id(mesh), 0)
+        self._calls[id(mesh)] = n_calls + 1
+        if n_calls >= _CHATTY_FRAMES:
+            res = mesh.process(rgb)
+        else:  # a graph's first frames print its start-up chatter from worker threads
+            with quiet_native_stderr():
+                res = mesh.process(rgb)
         faces: list[np.ndarray] = []
         for face in res.multi_face_landmarks or []:
             pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float32)
