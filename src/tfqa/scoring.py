@@ -256,7 +256,14 @@ def zero_shot_scores(ev: dict[str, float]) -> tuple[dict[str, float], dict[str, 
         "sharpness": cal.SHARPNESS(g("sharpness", np.nan)),
         "blockiness": cal.BLOCKINESS(g("blockiness", np.nan)),
     }
-    weights = {"expression": {"blinks": 0.5}, "cross_modal": {"timing": 0.5, "activity": 0.5}}
+    # an offset read off a flat lag curve is noise: weigh the offset sub-scores by how clearly
+    # the mouth follows the voice (confidence 0.12 -> ignored, 0.24 and up -> full weight)
+    r = float(np.clip((g("sync_confidence", 0.0) - 0.12) / 0.12, 0.0, 1.0))
+    weights = {
+        "lip_sync": {"offset": r},
+        "expression": {"blinks": 0.5},
+        "cross_modal": {"timing": 0.5 * r, "activity": 0.5},
+    }
     scores = {
         dim: cal.soft_min(list(parts.values()), [weights.get(dim, {}).get(k, 1.0) for k in parts])
         for dim, parts in sub.items()
