@@ -20,6 +20,7 @@ once per process and reused.
 from __future__ import annotations
 
 import math
+import os
 import warnings
 from dataclasses import dataclass
 from functools import lru_cache
@@ -199,9 +200,22 @@ def dnsmos_model(personalized: bool = False) -> Any:
             "the DNSMOS models (speechmos) are not installed",
             hint="Run `pip install speechmos==0.0.1.1 requests`, or use the option dnsmos=False",
         ) from exc
+    import onnxruntime as ort
+
     root = resources.files("speechmos")
     primary = root / ("pdnsmos_models" if personalized else "dnsmos_models") / "sig_bak_ovr.onnx"
-    return DNSMOS(str(primary), str(root / "dnsmos_models" / "model_v8.onnx"))
+    p808 = root / "dnsmos_models" / "model_v8.onnx"
+    model = DNSMOS(str(primary), str(p808))
+    # The pipeline runs this extractor in a thread beside the frame pass (face mesh): give
+    # DNSMOS half the cores and no busy-waiting threads, so the two stages don't fight.
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = max(1, (os.cpu_count() or 2) // 2)
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    providers = ["CPUExecutionProvider"]
+    model.onnx_sess = ort.InferenceSession(str(primary), opts, providers=providers)
+    model.p808_onnx_sess = ort.InferenceSession(str(p808), opts, providers=providers)
+    return model
 
 
 @lru_cache(maxsize=4)
