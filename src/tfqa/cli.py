@@ -363,11 +363,16 @@ def _mount_optional() -> None:
         sub = getattr(mod, attr)
         if name:
             app.add_typer(sub, name=name)
-        else:
-            for cmd in sub.registered_commands:
+            continue
+        for cmd in sub.registered_commands:
+            cmd_name = cmd.name or cmd.callback.__name__.replace("_", "-")
+            if cmd_name.startswith("bench-"):  # `bench-train` -> `tfqa bench train`
+                cmd.name = cmd_name.removeprefix("bench-")
+                bench_app.registered_commands.append(cmd)
+            else:
                 app.registered_commands.append(cmd)
-            for grp in sub.registered_groups:
-                app.registered_groups.append(grp)
+        for grp in sub.registered_groups:
+            app.registered_groups.append(grp)
 
 
 _mount_optional()
