@@ -186,6 +186,11 @@ def test_other_voice_takes_the_donor_nearest_the_asked_pitch_gap(clip):
 def test_one_degradation_per_slot():
     with pytest.raises(ConfigError, match="slot"):
         check_combination([Degradation("noise_white", 10), Degradation("noise_hum", 10)])
+    with pytest.raises(ConfigError, match="mouth"):  # a frozen face leaves no mouth to edit
+        check_combination([Degradation("frozen_face", 0.5), Degradation("mouth_shift", 2)])
+    check_combination(
+        [Degradation("noise_white", 10), Degradation("blur", 2), Degradation("av_offset", 80)]
+    )
     with pytest.raises(ConfigError, match="Did you mean"):
         get_family("noise_whte")
 

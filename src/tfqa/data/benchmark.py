@@ -306,13 +306,13 @@ def _candidate(ctx: PlanContext, n_degs: int) -> tuple[Degradation, ...]:
             break
         names = by_dim[dims[int(ctx.rng.integers(len(dims)))]]
         fam = get_family(names[int(ctx.rng.integers(len(names)))])
-        if fam.slot in slots:
+        if fam.slots & slots:
             continue
         value = fam.levels[int(ctx.rng.integers(len(fam.levels)))]
         d = plan_degradation(fam.name, value, ctx)
         if d is not None:
             chosen.append(d)
-            slots.add(fam.slot)
+            slots |= fam.slots
     return tuple(chosen)
 
 

@@ -113,6 +113,7 @@ class Family:
         levels: severities used by the benchmark planner, mild to severe.
         media: ``"audio"``, ``"video"`` or ``"both"``.
         slot: families sharing a slot are never combined in one variant.
+        blocks: further slots this family rules out (a frozen face leaves no mouth to edit).
         needs_face: needs the prepared clip's face track (mouth/face boxes).
         audio, video: the ops (``None`` when the family leaves that stream alone).
         crf: the family sets the encoder's CRF to its value instead of changing pixels.
@@ -133,6 +134,7 @@ class Family:
     needs_face: bool = False
     crf: bool = False
     decide: Decider | None = None
+    blocks: tuple[str, ...] = ()
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -144,6 +146,11 @@ class Family:
             raise ConfigError(f"Expected `{self.name}` to have an audio op iff it touches audio")
         if (self.media in ("video", "both")) != (self.video is not None or self.crf):
             raise ConfigError(f"Expected `{self.name}` to have a video op iff it touches video")
+
+    @property
+    def slots(self) -> frozenset[str]:
+        """Every slot the family occupies (its own and the ones it blocks)."""
+        return frozenset((self.slot, *self.blocks))
 
     @property
     def touches_video(self) -> bool:
@@ -328,10 +335,10 @@ _F = Family
 FAMILIES: tuple[Family, ...] = (
     # content and timing of the sound first, then the channel it goes through
     _F("other_voice", ("cross_modal", "lip_sync"), "pitch gap to the face's own voice", "semitones",
-       (2.0, 5.0, 9.0), "audio", "audio_content", audio=_replace, decide=_other_voice,
+       (2.0, 5.0, 9.0), "audio", "audio_content", audio=_replace, decide=_other_voice, blocks=("av_timing",),
        description="another speaker's utterance (a different group) replaces the speech"),
     _F("same_person_audio", ("lip_sync", "cross_modal"), "another utterance of the same person", "",
-       (1.0,), "audio", "audio_content", audio=_replace, decide=_same_person,
+       (1.0,), "audio", "audio_content", audio=_replace, decide=_same_person, blocks=("av_timing",),
        description="another segment of the same person's speech replaces the speech"),
     _F("av_offset", ("lip_sync", "cross_modal"), "A/V offset (+ = audio lags)", "ms",
        (-400, -300, -200, -120, -80, -40, 40, 80, 120, 200, 300, 400), "audio", "av_timing",
@@ -364,7 +371,7 @@ FAMILIES: tuple[Family, ...] = (
        (-6, -4, -2, 2, 4, 6), "video", "mouth", video=_mouth_shift, needs_face=True,
        description="the mouth region comes from a neighbouring frame (a mouth-only offset)"),
     _F("frozen_face", ("expression", "lip_sync", "cross_modal"), "frozen share", "fraction",
-       (0.25, 0.5, 0.75, 1.0), "video", "timeline", video=_frozen, decide=_freeze_start,
+       (0.25, 0.5, 0.75, 1.0), "video", "timeline", video=_frozen, decide=_freeze_start, blocks=("mouth",),
        description="one frame held from (1 - share) of the clip to the end, audio goes on"),
     _F("stutter", ("expression",), "repeated frames", "fraction", (0.05, 0.1, 0.2, 0.35),
        "video", "timeline", video=_stutter, description="dropped frames shown as repeats"),
@@ -409,12 +416,13 @@ def check_combination(degradations: Sequence[Degradation]) -> None:
     seen: dict[str, str] = {}
     for d in degradations:
         fam = get_family(d.family)
-        if fam.slot in seen:
-            raise ConfigError(
-                f"Expected at most one degradation per slot, but `{d.family}` and "
-                f"`{seen[fam.slot]}` both change {fam.slot}"
-            )
-        seen[fam.slot] = d.family
+        for slot in sorted(fam.slots):
+            if slot in seen:
+                raise ConfigError(
+                    f"Expected at most one degradation per slot, but `{d.family}` and "
+                    f"`{seen[slot]}` both change {slot}"
+                )
+            seen[slot] = d.family
 
 
 # -- rendering -------------------------------------------------------------------------------
