@@ -55,7 +55,8 @@ class _SharpnessScorer:
 
 def test_a_blur_sweep_end_to_end(synth_clip, tmp_path):
     sweep = next(s for s in SWEEPS if s.name == "blur")
-    result = run_monotonic([synth_clip("clean")], tmp_path, sweeps=[sweep], cache_dir=tmp_path / "c",
+    clip = synth_clip("mono_tiny", duration_s=2.4, size=160, seed=4)
+    result = run_monotonic([clip], tmp_path, sweeps=[sweep], cache_dir=tmp_path / "c",
                            scorer=_SharpnessScorer())  # fmt: skip
     (row,) = result.clips
     assert row.severity == [0, 1, 2, 3, 5] and row.rho == pytest.approx(-1.0)
@@ -64,7 +65,7 @@ def test_a_blur_sweep_end_to_end(synth_clip, tmp_path):
     blur = next(s for s in data["summary"] if s["sweep"] == "blur")
     assert blur["share_le_target"] == 1.0 and blur["pooled_rho"] == pytest.approx(-1.0)
     lines = write_csv(result, tmp_path / "m.csv").read_text().splitlines()
-    assert len(lines) == 1 + 5 and lines[1].startswith("clean,blur,overall,0,")
+    assert len(lines) == 1 + 5 and lines[1].startswith("mono_tiny,blur,overall,0,")
 
 
 def test_sweeps_name_real_families_and_start_clean():

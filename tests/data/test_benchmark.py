@@ -67,7 +67,7 @@ def _plan(seed=0, per_source=30):
 
 
 def test_plan_is_deterministic_for_a_seed():
-    a, b, c = _plan(0), _plan(0), _plan(1)
+    a, b, c = _plan(0, 12), _plan(0, 12), _plan(1, 12)
     key = [(p.id, tuple(d.to_dict()["family"] for d in p.degradations), p.seed) for p in a]
     assert key == [(p.id, tuple(d.to_dict()["family"] for d in p.degradations), p.seed) for p in b]
     assert [p.labels for p in a] == [p.labels for p in b]
@@ -101,12 +101,14 @@ def test_plan_labels_come_from_the_rules():
         assert p.labels == expected
 
 
-# -- end to end (tiny: two 3-s synthesised sources and one broken file) ------------------------
+# -- end to end (tiny: two 2.4-s synthesised sources and one broken file) ------------------------
 @pytest.fixture(scope="module")
 def source_dir(synth_clip, tmp_path_factory):
     folder = tmp_path_factory.mktemp("sources")
-    shutil.copy(synth_clip("bench_a", duration_s=3.0, seed=5), folder / "a.mp4")
-    shutil.copy(synth_clip("bench_b", duration_s=3.0, seed=6, speaker="female"), folder / "b.mp4")
+    shutil.copy(synth_clip("bench_a", duration_s=2.4, size=160, seed=5), folder / "a.mp4")
+    shutil.copy(
+        synth_clip("bench_b", duration_s=2.4, size=160, seed=6, speaker="female"), folder / "b.mp4"
+    )
     (folder / "broken.mp4").write_bytes(b"not a video at all")
     return folder
 
