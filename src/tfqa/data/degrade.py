@@ -9,10 +9,11 @@ degradations — that list is what the benchmark manifest stores and what the
 label rules (:mod:`tfqa.data.labels`) read.
 
 Variants are rendered from a *prepared* clip (:mod:`tfqa.data.degrade_prepare`:
-25 fps, <= 512 px, 16 kHz mono, x264 CRF 18 + AAC).  A variant that only
-changes the audio copies the prepared video stream packet by packet (a remux),
-so its video stream is byte-identical and its video features come from the
-feature cache; picture defects decode, change and re-encode the frames.
+25 fps (one frame = 640 samples = 40 ms), <= 512 px, 16 kHz mono, x264 CRF 18 +
+AAC).  A stream no degradation touches is copied packet by packet
+(:mod:`tfqa.data.degrade_mux`): an audio-only variant keeps a byte-identical
+video stream, so its video features come from the feature cache, and a
+picture-only variant keeps the audio stream (and its audio features).
 """
 
 from __future__ import annotations
@@ -33,11 +34,9 @@ from tfqa.data import degrade_video as dv
 from tfqa.data.degrade_mux import mux_variant
 from tfqa.data.degrade_prepare import PreparedClip, load_prepared_audio, load_prepared_frames
 from tfqa.errors import ConfigError
-from tfqa.io.constants import ANALYSIS_RATE, HOP_SAMPLES, SAMPLE_RATE
+from tfqa.io.constants import HOP_SAMPLES, SAMPLE_RATE
 
-FPS = ANALYSIS_RATE  # prepared clips are 25 fps, so one frame = 640 samples = 40 ms
 REFERENCE_SIDE_PX = 512  # blur sizes are stated for a frame whose longest side is 512 px
-AUDIO_BITRATE = 128_000  # AAC bit rate of every written variant (bits/s), as the prepared clip
 MEDIA = ("audio", "video", "both")
 MIN_FACE_COVERAGE = 0.5  # face-region defects need the face in at least half of the frames
 BABBLE_DONORS = 6  # talkers in a babble noise
