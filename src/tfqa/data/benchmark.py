@@ -27,6 +27,7 @@ from __future__ import annotations
 import bisect
 import csv
 import json
+import multiprocessing
 import os
 import time
 import zlib
@@ -455,7 +456,9 @@ def _render_all(plans: list[VariantPlan], cfg, report, log, tell) -> set[str]:
     tell("rendering", len(ok), len(plans), "")
     jobs = [(p.clip, p.degradations, p.video_path(cfg.out), p.seed) for p in todo]
     if cfg.jobs > 1 and len(todo) > 1:
-        with ProcessPoolExecutor(max_workers=cfg.jobs) as pool:
+        # spawn, not fork: the parent has run MediaPipe's threads, whose locks a fork could copy held
+        ctx = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=cfg.jobs, mp_context=ctx) as pool:
             results = pool.map(_render_job, jobs, chunksize=4)
             _collect(todo, results, ok, plans, report, log, tell)
     else:
