@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 
 from tfqa.io.constants import ANALYSIS_RATE
@@ -54,13 +55,15 @@ class FrameStream:
         if scale < 1.0:
             w2, h2 = int(round(w * scale / 2) * 2), int(round(h * scale / 2) * 2)
             return frame.to_ndarray(format="rgb24", width=w2, height=h2)
+        if frame.format.name == "yuv420p" and w % 2 == 0 and h % 2 == 0:
+            # OpenCV's I420 -> RGB is ~1.5x faster than swscale's rgb24 path (stack-probe §3)
+            return cv2.cvtColor(frame.to_ndarray(format="yuv420p"), cv2.COLOR_YUV2RGB_I420)
         return frame.to_ndarray(format="rgb24")
 
     def _decode(self) -> Iterator[tuple[av.VideoFrame, float]]:
         container = open_container(self.path)
         try:
             stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
             rate = stream.average_rate or stream.guessed_rate
             if rate:
                 self.native_fps = float(rate)
