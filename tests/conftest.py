@@ -42,3 +42,22 @@ def shared_clips() -> Path:
     if not SHARED_CLIPS.is_dir():
         pytest.skip(f"third-party clips not found at {SHARED_CLIPS}")
     return SHARED_CLIPS
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """Keep torch to one thread (2 OpenMP threads on a shared 2-core box thrash)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="session")
+def smoke(tmp_path_factory):
+    """One smoke training run shared by the model/training/evaluation tests."""
+    from training.helpers import smoke_run
+
+    return smoke_run(tmp_path_factory)
