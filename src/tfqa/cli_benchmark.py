@@ -159,12 +159,13 @@ def bench_monotonic(
         result = run_monotonic(files, work_dir, segment_s=segment_s, cache_dir=cache_dir,
                                on_clip=on_clip)  # fmt: skip
     table = Table(title=f"monotonicity on {len(files)} clips (target rho <= {TARGET_RHO})")
-    for col in ("sweep", "target", "clips", "pooled rho", "median rho", "share <= -0.8",
-                "mean score per level"):  # fmt: skip
+    for col in ("sweep", "target", "clips", "pooled rho", "pooled rho, clip-centred",
+                "median rho", "share <= -0.8", "mean score per level"):  # fmt: skip
         table.add_column(col, justify="left" if col in ("sweep", "target") else "right")
     for s in result.summary():
         table.add_row(s["sweep"], s["target"], str(s["n_clips"]), f"{s['pooled_rho']:+.3f}",
-                      f"{s['median_rho']:+.3f}", f"{s['share_le_target']:.0%}",
+                      f"{s['pooled_rho_centred']:+.3f}", f"{s['median_rho']:+.3f}",
+                      f"{s['share_le_target']:.0%}",
                       " ".join(f"{v:.2f}" for v in s["mean_score_by_level"]))  # fmt: skip
     out_console.print(table)
     console.print(

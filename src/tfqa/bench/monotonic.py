@@ -8,8 +8,11 @@ prepared clip itself) and scores every variant with the zero-shot scorer
 (feature cache on: picture defects reuse the audio features and vice versa).
 For each clip and sweep, Spearman's rho (scipy) between severity and the
 targeted score is reported; issue 2 asks for rho <= -0.8.  "Pooled" is the rho
-over all (severity, score) pairs of all clips; the per-clip summary gives the
-median rho and the share of clips meeting the target.
+over all (severity, score) pairs of all clips (it also counts differences
+*between* clips, e.g. one clip's clean score below another's degraded one);
+"pooled, clip-centred" subtracts each clip's mean score first, so it measures
+only the within-clip ordering; the per-clip summary gives the median rho and
+the share of clips meeting the target.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from tfqa.data.degrade_prepare import PrepareConfig, PreparedClip, prepare_sourc
 from tfqa.errors import TfqaError
 
 TARGET_RHO = -0.8  # issue 2: Spearman(severity, targeted score) <= -0.8
+RHO_TOL = 1e-9  # 4 ranked points give exactly -0.8, which floats print as -0.7999999999999999
 
 
 @dataclass(frozen=True)
@@ -95,12 +99,15 @@ class MonotonicResult:
             rows = [c for c in self.clips if c.sweep == sw.name]
             sev = [s for c in rows for s in c.severity]
             sco = [s for c in rows for s in c.scores]
+            centred = [s - np.nanmean(c.scores) for c in rows for s in c.scores]
             rhos = np.array([c.rho for c in rows], dtype=float)
+            meets = rhos <= TARGET_RHO + RHO_TOL
             out.append({
                 "sweep": sw.name, "target": sw.target, "n_clips": len(rows),
                 "pooled_rho": _rho(sev, sco),
+                "pooled_rho_centred": _rho(sev, centred),
                 "median_rho": float(np.nanmedian(rhos)) if np.isfinite(rhos).any() else math.nan,
-                "share_le_target": float(np.mean(rhos <= TARGET_RHO)) if len(rows) else math.nan,
+                "share_le_target": float(np.mean(meets)) if len(rows) else math.nan,
                 "n_nan": int(np.isnan(rhos).sum()),
                 "mean_score_by_level": _level_means(rows),
             })  # fmt: skip
