@@ -57,6 +57,11 @@ class LineChart {
       const t = this.xToTime(ev.clientX - r.left);
       if (t !== null) opts.onSeek(t);
     });
+    // Redraw whenever the canvas's box changes (e.g. a comparison grid gaining columns
+    // after this chart was first drawn), so the bitmap always matches its CSS size.
+    if (typeof ResizeObserver !== "undefined") {
+      new ResizeObserver(() => this.draw()).observe(canvas);
+    }
     this.draw();
   }
 
