@@ -345,6 +345,39 @@ def bench_speed(
     console.print(f"wrote {out}")
 
 
+@app.command()
+def compare(
+    manifest: Annotated[Path, typer.Argument(help="Labelled manifest (clips extracted).")],
+    checkpoint: Annotated[
+        list[str] | None,
+        typer.Option(help="NAME=best.pt of a trained model; repeatable."),
+    ] = None,
+    out: Annotated[Path, typer.Option(help="Report folder.")] = Path("runs/compare"),
+    cache_dir: Annotated[Path | None, typer.Option(help="Feature cache of `tfqa extract`.")] = None,
+    split: Annotated[str, typer.Option(help="test (report) or val (model selection).")] = "test",
+    baselines: Annotated[str, typer.Option(help="Comma-separated: ridge, gbm.")] = "ridge,gbm",
+    zero_shot: Annotated[bool, typer.Option(help="Include the zero-shot scorer.")] = True,
+    resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % CIs.")] = 200,
+) -> None:
+    """Trained models vs zero-shot vs ridge/GBM baselines on the same held-out clips."""
+    from tfqa.evaluation.compare import compare as _compare
+
+    named = {}
+    for item in checkpoint or []:
+        name, sep, path = item.partition("=")
+        if not sep or not name.strip() or not path.strip():
+            _fail(f"--checkpoint expects NAME=PATH, got {item!r}")
+        named[name.strip()] = Path(path.strip())
+    try:
+        res = _compare(manifest, out, checkpoints=named, cache_dir=cache_dir, split=split,
+                       baselines=[b.strip() for b in baselines.split(",") if b.strip()],
+                       zero_shot=zero_shot, n_resamples=resamples,
+                       log=lambda m: console.print(m, soft_wrap=True))  # fmt: skip
+    except Exception as exc:  # noqa: BLE001 - shown to the user as one line
+        _fail(str(exc))
+    out_console.print(res.markdown)
+
+
 def _mount_optional() -> None:
     """Sub-apps of later stages (learning stack, benchmark builder, service) when present."""
     import importlib
