@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -95,6 +96,26 @@ def test_plan_spreads_every_label_over_the_scale():
     assert all(used[f] > 0 for f in used) and len(used) >= 20
 
 
+def test_voice_donors_are_of_the_same_kind_and_same_person_means_the_same_voice():
+    clips = _fake_clips()
+    clips = [c if c.source not in ("src0", "src1") else dataclasses.replace(c, kind="synth")
+             for c in clips]  # fmt: skip
+    groups = {c.source: c.source for c in clips}
+    groups.update(src3="p", src4="p")  # two real clips of one person
+    kind = {c.name: c.kind for c in clips}
+    source = {c.name: c.source for c in clips}
+    for p in plan_variants(clips, groups, 60, 0):
+        for d in p.degradations:
+            if d.family == "other_voice":
+                assert kind[d.extra["donor"]] == p.clip.kind
+                assert groups[source[d.extra["donor"]]] != p.group
+            if d.family == "same_person_audio":
+                donor = d.extra["donor"]
+                assert source[donor] == p.clip.source or (
+                    groups[source[donor]] == p.group and kind[donor] == "real"
+                )
+
+
 def test_plan_labels_come_from_the_rules():
     for p in _plan()[:40]:
         expected = lab.label([d.to_dict() for d in p.degradations], lab.ClipFacts("real", 150))
@@ -157,6 +178,14 @@ def test_build_resume_and_bad_source(source_dir, tmp_path):
     )
     log = (out / "log.jsonl").read_text()
     assert '"event": "source_failed"' in log and '"event": "rendered"' in log
+
+    # another seed in the same folder: no file of the old plan is reused, and they are pruned
+    other = run_benchmark(BenchmarkConfig(sources=(source_dir,), out=out, seed=4,
+                                          variants_per_source=4, cache_dir=cache))  # fmt: skip
+    assert other.n_rendered == 6
+    kept = {str(p.relative_to(out)) for p in (out / "variants").rglob("*.mp4")}
+    new_rows = pd.read_csv(other.manifest, keep_default_na=False)
+    assert kept == {v for v in new_rows["video"] if v.startswith("variants/")}
 
 
 def test_config_is_validated(tmp_path):

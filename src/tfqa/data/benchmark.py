@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import hashlib
 import json
 import multiprocessing
 import os
@@ -159,10 +160,19 @@ class VariantPlan:
     def is_clean(self) -> bool:
         return not self.degradations
 
+    @property
+    def fingerprint(self) -> str:
+        """Hash of everything that decides the variant's bytes (in its file name, so a resumed
+        build never reuses a file rendered from another plan or another preparation)."""
+        c = self.clip
+        key = json.dumps([BENCHMARK_VERSION, [d.to_dict() for d in self.degradations], self.seed,
+                          c.name, c.n_frames, c.width, c.height, c.crf], sort_keys=True)  # fmt: skip
+        return hashlib.sha1(key.encode()).hexdigest()[:8]
+
     def video_path(self, out: Path) -> Path:
         if self.is_clean:
             return self.clip.path
-        return out / "variants" / self.clip.source / f"{self.id}.mp4"
+        return out / "variants" / self.clip.source / f"{self.id}-{self.fingerprint}.mp4"
 
     def row(self, out: Path) -> dict[str, Any]:
         row: dict[str, Any] = {"video": os.path.relpath(self.video_path(out), out)}
@@ -335,8 +345,16 @@ def plan_variants(
     plans: list[VariantPlan] = []
     for source, segs in sorted(by_source.items()):
         group = groups[source]
-        same = tuple(c for c in clips if groups[c.source] == group)
-        others = tuple(c for c in clips if groups[c.source] != group)
+        # donors of "the same person" and of "another speaker" must sound like a source of the
+        # same kind: a formant voice replacing real speech would also change audio quality,
+        # and the talking photos share one face but not one voice
+        same = tuple(
+            c
+            for c in clips
+            if c.source == source
+            or (groups[c.source] == group and c.kind == segs[0].kind == "real")
+        )
+        others = tuple(c for c in clips if groups[c.source] != group and c.kind == segs[0].kind)  # fmt: skip
         for k, clip in enumerate(segs):
             n = per_source // len(segs) + (k < per_source % len(segs))
             ctx = PlanContext(clip, np.random.default_rng(_stable_seed(seed, clip.name)),
@@ -412,6 +430,7 @@ def run_benchmark(cfg: BenchmarkConfig, progress: ProgressFn | None = None) -> B
 
     rows = [p.row(out) for p in plans if p.id in ok]
     write_manifest(rows, report.manifest)
+    _prune(out / "variants", {p.video_path(out) for p in plans}, log)
     report.n_variants = len(rows)
     report.n_groups = len({r["group"] for r in rows})
     report.label_histograms = {d: np.bincount([_bin(r[d]) for r in rows], minlength=5).tolist()
@@ -505,6 +524,14 @@ def _valid(path: Path, plan: VariantPlan) -> bool:
     except TfqaError:
         return False
     return info.has_audio and info.duration_s > 0
+
+
+def _prune(folder: Path, keep: set[Path], log: _Log) -> None:
+    """Delete variant files no plan refers to (left by a build with another seed or code)."""
+    for f in sorted(folder.rglob("*.mp4")) if folder.is_dir() else []:
+        if f not in keep:
+            f.unlink()
+            log("pruned", file=str(f))
 
 
 def write_manifest(rows: list[dict[str, Any]], path: Path) -> Path:

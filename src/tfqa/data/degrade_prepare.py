@@ -134,8 +134,10 @@ def sidecar_path(out_dir: Path, source: str) -> Path:
     return out_dir / f"{source}.json"
 
 
-def load_prepared(out_dir: str | Path, source: str) -> list[PreparedClip] | None:
-    """The prepared segments of ``source`` if a complete preparation exists, else None."""
+def load_prepared(
+    out_dir: str | Path, source: str, cfg: PrepareConfig | None = None
+) -> list[PreparedClip] | None:
+    """The prepared segments of ``source`` if a complete preparation (with ``cfg``) exists."""
     out_dir = Path(out_dir)
     side = sidecar_path(out_dir, source)
     if not side.is_file():
@@ -147,6 +149,8 @@ def load_prepared(out_dir: str | Path, source: str) -> list[PreparedClip] | None
     clips = [PreparedClip.from_dict(c, out_dir) for c in meta.get("segments", [])]
     if meta.get("version") != PREPARE_VERSION or not clips:
         return None
+    if cfg is not None and meta.get("config") != dataclasses.asdict(cfg):
+        return None  # prepared with other settings: prepare again
     if not all(c.path.is_file() and c.track_path.is_file() for c in clips):
         return None
     return clips
@@ -179,7 +183,7 @@ def prepare_source(
         raise ConfigError(f"Expected a source kind in {KINDS}, but got {kind!r}")
     src, out_dir = Path(src), Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    done = load_prepared(out_dir, src.stem)
+    done = load_prepared(out_dir, src.stem, cfg)
     if done is not None:
         return done
     info = validate_media(src, min_duration_s=MIN_SEGMENT_S)
