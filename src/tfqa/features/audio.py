@@ -90,7 +90,10 @@ HUM_NEIGHBOUR_HZ = 15.0  # the local median over +-15 Hz is the speech/noise bas
 # --- DNSMOS (speechmos) --------------------------------------------------------------
 DNSMOS_WINDOW = int(9.01 * SAMPLE_RATE)  # 144160 samples: the models' fixed input length
 DNSMOS_MIN_S = 1.0  # shorter audio: no DNSMOS (tiling 9x would be meaningless)
-DNSMOS_MIN_TAIL_S = 1.0  # a shorter remainder is scored with the previous window
+# A remainder shorter than half a window is owned by the last full window: scoring it
+# would cost a whole window (~1 core-second, the most expensive step of the pipeline) for
+# under 4.5 s of audio, and the speech quality of one recording rarely changes that fast.
+DNSMOS_MIN_TAIL_S = 4.5
 
 DNSMOS_KEYS = ("sig", "bak", "ovrl", "p808")
 
@@ -547,7 +550,7 @@ def speech_region(speech: np.ndarray) -> np.ndarray:
 def dnsmos_plan(n_samples: int, max_segments: int = 0) -> list[tuple[int, int, int, int]]:
     """Windows to score: ``(start, stop, own_start, own_stop)`` in samples.
 
-    Non-overlapping 9.01 s windows from the start; a remainder of >= 1 s gets one more
+    Non-overlapping 9.01 s windows from the start; a remainder of >= 4.5 s gets one more
     window aligned to the clip's end (real audio rather than a tiled copy) that *owns*
     only the remainder; a shorter remainder is owned by the last window.  Audio shorter
     than one window is one window, tiled by :func:`run_dnsmos` as DNSMOS does.
