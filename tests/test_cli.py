@@ -32,7 +32,14 @@ def test_score_batch_with_one_bad_file(tmp_path, synth_clip, monkeypatch):
     full = json.loads(out.with_suffix(".json").read_text())
     good = next(r for r in full if r["path"].endswith("good.mp4"))
     assert "sync.offset_ms" in good["curves"] and "audio.dnsmos_ovrl" in good["curves"]
-    assert good["evidence"]["face_coverage"] > 0.9 and good["subscores"]["lip_sync"]
+    assert good["evidence"]["face_coverage"] > 0.9 and good["scorer"] == "learned"  # the default
+    # the zero-shot scorer (same cached features) also says which evidence drove each score
+    res = runner.invoke(app, ["score", str(folder / "good.mp4"), "--scorer", "zero-shot",
+                              "--out", str(tmp_path / "z.json")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (zs,) = json.loads((tmp_path / "z.json").read_text())
+    assert zs["scorer"] == "zero-shot" and set(zs["subscores"]["lip_sync"]) == {
+        "offset", "confidence", "articulation"}  # fmt: skip
 
 
 def test_score_nothing_found(tmp_path):

@@ -71,7 +71,9 @@ def score(
             help="results.csv or results.json; a .csv also gets a full .json beside it.",
         ),
     ] = None,
-    scorer: Annotated[str, typer.Option(help="zero-shot or learned.")] = "zero-shot",
+    scorer: Annotated[
+        str, typer.Option(help="learned (the shipped model) or zero-shot (the documented rules).")
+    ] = "learned",
     checkpoint: Annotated[
         Path | None,
         typer.Option(help="Checkpoint of the learned scorer (default: the shipped one)."),

@@ -36,8 +36,8 @@ def serve(
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     data_dir: DataDir = Path("tfqa-data"),
     workers: Annotated[int, typer.Option(help="Scoring worker processes.")] = 1,
-    scorer: Annotated[str, typer.Option(help="Scorer of every job (zero-shot, learned).")] = (
-        "zero-shot"
+    scorer: Annotated[str, typer.Option(help="Scorer of every job (learned, zero-shot).")] = (
+        "learned"
     ),
     max_upload_mb: Annotated[float, typer.Option(help="Largest accepted upload, MB.")] = 200.0,
     allowed_root: Annotated[

@@ -299,14 +299,17 @@ class LearnedScorer(Scorer):
 
 
 _SCORERS: dict[str, type[Scorer]] = {"zero-shot": ZeroShotScorer, "learned": LearnedScorer}
+# the trained model that ships in the package (docs/model-card.md); "zero-shot" stays available
+DEFAULT_SCORER = "learned"
 
 
 def list_scorers() -> list[str]:
     return sorted(_SCORERS)
 
 
-def create_scorer(name: str = "zero-shot", **kwargs: Any) -> Scorer:
-    """Build a scorer by name (``"zero-shot"``, ``"learned"``); kwargs go to its constructor.
+def create_scorer(name: str = DEFAULT_SCORER, **kwargs: Any) -> Scorer:
+    """Build a scorer by name (``"learned"``, the default, or ``"zero-shot"``); kwargs go to its
+    constructor.
 
     Example:
         >>> scorer = create_scorer("zero-shot", cache=False)  # doctest: +SKIP

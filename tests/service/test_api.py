@@ -212,7 +212,7 @@ def test_health_docs_pages_and_unknown_routes(client):
     h = client.get("/api/v1/health").json()
     assert h["status"] == "ok" and h["db"]["ok"] is True
     assert h["workers"] == {"wanted": 0, "alive": 0, "processes": []}
-    assert h["queue_length"] == 0 and h["config"]["scorer"] == "zero-shot"
+    assert h["queue_length"] == 0 and h["config"]["scorer"] == "learned"
     assert client.get("/docs").status_code == 200
     paths = client.get("/openapi.json").json()["paths"]
     for p in ("/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/result",

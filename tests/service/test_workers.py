@@ -54,7 +54,7 @@ def test_scores_a_clip_and_fails_a_bad_one_without_harm(scoring_server, tiny_cli
     assert any(status == "running" for status, _ in seen_progress)
     result = srv.http.get(f"/jobs/{good['id']}/result").json()
     assert set(DIMS) <= set(result["scores"]) and all(1 <= result["scores"][d] <= 5 for d in DIMS)
-    assert result["status"] == "ok" and result["scorer"] == "zero-shot"
+    assert result["status"] == "ok" and result["scorer"] == "learned"
     assert {"sync.confidence", "sync.offset_ms", "audio.dnsmos_ovrl"} <= set(result["curves"])
     assert len(result["traces"]["face.mouth_open"]) == 50  # 2 s at 25 frames/s
     assert "av_offset_ms" in result["evidence"] and "face_coverage" in result["evidence"]

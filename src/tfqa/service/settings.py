@@ -46,7 +46,7 @@ class ServiceSettings(BaseModel):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=0, le=65535)] = 8000
     workers: Annotated[int, Field(ge=0, le=64)] = 1
-    scorer: str = "zero-shot"
+    scorer: str = "learned"
     max_upload_mb: Annotated[float, Field(gt=0, le=100_000)] = 200.0
     allowed_roots: tuple[Path, ...] = ()
     token: str | None = None
