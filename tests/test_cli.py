@@ -57,3 +57,12 @@ def test_info_names_the_problem(tmp_path):
 def test_synth_rejects_unknown_field(tmp_path):
     res = runner.invoke(app, ["synth", str(tmp_path / "a.mp4"), "--set", "av_ofset_ms=10"])
     assert res.exit_code == 2 and "av_offset_ms" in res.output
+
+
+def test_mounting_the_sub_apps_leaves_them_intact():
+    from tfqa.cli_learning import app as learning_app
+
+    names = [c.name or c.callback.__name__ for c in learning_app.registered_commands]
+    assert names.count("train") == 1 and "bench-train" in names  # `tfqa train` stays the trainer
+    res = runner.invoke(app, ["bench", "train", "--help"])
+    assert res.exit_code == 0 and "tfqa bench train" in res.output

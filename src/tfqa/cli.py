@@ -382,6 +382,7 @@ def compare(
 
 def _mount_optional() -> None:
     """Sub-apps of later stages (learning stack, benchmark builder, service) when present."""
+    import copy
     import importlib
 
     for module, attr, name in (
@@ -402,8 +403,11 @@ def _mount_optional() -> None:
         for cmd in sub.registered_commands:
             cmd_name = cmd.name or cmd.callback.__name__.replace("_", "-")
             if cmd_name.startswith("bench-"):  # `bench-train` -> `tfqa bench train`
-                cmd.name = cmd_name.removeprefix("bench-")
-                bench_app.registered_commands.append(cmd)
+                # a renamed copy: the sub-app keeps its own `bench-train` (renaming it in place
+                # gave the sub-app two commands called `train`)
+                renamed = copy.copy(cmd)
+                renamed.name = cmd_name.removeprefix("bench-")
+                bench_app.registered_commands.append(renamed)
             else:
                 app.registered_commands.append(cmd)
         for grp in sub.registered_groups:
