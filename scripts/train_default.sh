@@ -85,11 +85,11 @@ if [ -n "${WEIGHTINGS:-}" ]; then
 fi
 train "w_$best_w" configs/default.yaml "${EPOCHS:-8}" "loss.weighting=$best_w"
 
-# 5. the optimized config (512-d, 6 layers, 16 heads), shortened to fit this CPU
+# 4. the optimized config (512-d, 6 layers, 16 heads), shortened to fit this CPU
 train optimized optimized "${OPT_EPOCHS:-2}" data.window=75 data.eval_windows=2 train.grad_accum=2 \
   train.warmup_steps=20 train.cycle_epochs=2 train.grad_checkpointing=false loss.weighting="$best_w"
 
-# 6. pick the shipped model on val, then compare everything on test
+# 5. pick the shipped model on val, then compare everything on test
 $TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split val --baselines "" \
   --no-zero-shot --resamples 50 --out "$RUNS/select_model" \
   --checkpoint standard="$RUNS/w_$best_w/best.pt" --checkpoint optimized="$RUNS/optimized/best.pt" \
@@ -107,7 +107,7 @@ $TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split test --out "$RU
   --checkpoint "$([ "$best" = standard ] && echo optimized || echo standard)"="$([ "$best" = standard ] && echo "$RUNS/optimized/best.pt" || echo "$RUNS/w_$best_w/best.pt")" \
   > "$RUNS/compare_test.out"
 
-# 7. ship: the inference checkpoint + a JSON sidecar (hash, metrics, provenance)
+# 6. ship: the inference checkpoint + a JSON sidecar (hash, metrics, provenance)
 if [ "${SHIP:-1}" = 1 ]; then
   log "ship $best_ckpt"
   $PY - "$best_ckpt" "$best" "$RUNS/compare_test" "$RUNS/select_model" "$BENCH/manifest.csv" <<'EOF'
@@ -145,7 +145,7 @@ print(json.dumps(side, indent=1))
 EOF
 fi
 
-# 8. how the default and the zero-shot scorer rank the generator methods of the third-party clips
+# 7. how the default and the zero-shot scorer rank the generator methods of the third-party clips
 log "rank generators"
 $PY - "$CLIPS" "$RUNS/generators" "$CACHE" <<'EOF'
 import sys
