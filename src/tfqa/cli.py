@@ -10,8 +10,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+
+from tfqa.cli_benchmark import progress_bar
 
 os.environ.setdefault("GLOG_minloglevel", "2")  # quieten mediapipe's C++ logging
 
@@ -36,18 +37,6 @@ DIMS = ("lip_sync", "expression", "audio_quality", "cross_modal", "overall")
 def _fail(message: str, code: int = 2) -> None:
     console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
     raise typer.Exit(code)
-
-
-def _progress() -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[current]}"),
-        TimeElapsedColumn(),
-        console=console,
-        transient=False,
-    )
 
 
 def _pipeline_kwargs(cache_dir: Path | None, no_cache: bool) -> dict[str, Any]:
@@ -107,7 +96,7 @@ def score(
     except Exception as exc:  # noqa: BLE001 - shown to the user as one line
         _fail(str(exc))
     results = []
-    with _progress() as prog:
+    with progress_bar() as prog:
         task = prog.add_task("scoring", total=len(files), current="")
 
         def on_result(res):
@@ -220,7 +209,7 @@ def demo(
     from tfqa.demo import run_demo
 
     try:
-        report = run_demo(out, seed=seed, console=out_console, progress=_progress())
+        report = run_demo(out, seed=seed, console=out_console, progress=progress_bar())
     except Exception as exc:  # noqa: BLE001
         _fail(str(exc))
     console.print(f"report: {report}")
@@ -268,7 +257,7 @@ def train_sync(
     from tfqa.io import expand_inputs
 
     files = expand_inputs(paths)
-    with _progress() as prog:
+    with progress_bar() as prog:
         task = prog.add_task("extracting", total=len(files), current="")
 
         def on_clip(p, err):
@@ -308,7 +297,7 @@ def bench_sync(
         "within ±1 of k+own",
     ):
         table.add_column(col, justify="right" if col != "clip" else "left")
-    with _progress() as prog:
+    with progress_bar() as prog:
         task = prog.add_task("clips", total=len(files), current="")
 
         def on_clip(r):

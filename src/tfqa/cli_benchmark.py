@@ -24,7 +24,8 @@ out_console = Console()
 DEFAULT_REAL = Path(__file__).resolve().parents[3] / "shared" / "data" / "clips" / "real"
 
 
-def _progress() -> Progress:
+def progress_bar() -> Progress:
+    """The progress bar of every tfqa command (on stderr: tables and JSON stay clean on stdout)."""
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -70,7 +71,7 @@ def make_benchmark(
         )  # fmt: skip
     except TfqaError as exc:
         _fail(exc)
-    with _progress() as prog:
+    with progress_bar() as prog:
         tasks: dict[str, int] = {}
 
         def tell(stage: str, done: int, total: int, current: str) -> None:
@@ -148,7 +149,7 @@ def bench_monotonic(
         files = files[:limit]
     if not files:
         _fail(ValueError(f"no clips found in {paths or [DEFAULT_REAL]}"))
-    with _progress() as prog:
+    with progress_bar() as prog:
         task = prog.add_task("clips", total=len(files), current="")
 
         def on_clip(name, rows, err):
