@@ -8,7 +8,19 @@ count failures by kind without parsing messages.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
+
+
+def choice_hint(name: str, options: Iterable[str], *, n: int = 2) -> str:
+    """``"did you mean a, b? available: a, b, c"``: the hint for an unknown name among ``options``."""
+    import difflib
+
+    options = list(options)
+    close = difflib.get_close_matches(name, options, n=n)
+    return (f"did you mean {', '.join(close)}? " if close else "") + (
+        f"available: {', '.join(options)}"
+    )
 
 
 class TfqaError(Exception):

@@ -14,7 +14,6 @@ never care which scorer ran.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from tfqa import calibration as cal
-from tfqa.errors import ConfigError, TfqaError
+from tfqa.errors import ConfigError, TfqaError, choice_hint
 from tfqa.features.pipeline import ClipFeatures, FeaturePipeline, ProgressFn
 from tfqa.version import __version__
 
@@ -316,11 +315,7 @@ def create_scorer(name: str = DEFAULT_SCORER, **kwargs: Any) -> Scorer:
         >>> scorer.score("clip.mp4").scores["lip_sync"]  # doctest: +SKIP
     """
     if name not in _SCORERS:
-        close = difflib.get_close_matches(name, _SCORERS, n=2)
-        hint = (
-            f"did you mean {', '.join(close)}? " if close else ""
-        ) + f"available: {', '.join(list_scorers())}"
-        raise ConfigError(f"unknown scorer `{name}`", hint=hint)
+        raise ConfigError(f"unknown scorer `{name}`", hint=choice_hint(name, list_scorers()))
     return _SCORERS[name](**kwargs)
 
 

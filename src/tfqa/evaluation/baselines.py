@@ -31,7 +31,7 @@ import numpy as np
 from tfqa.data.manifest import TASKS
 from tfqa.data.preprocess import Preprocessor
 from tfqa.data.store import SEQUENCE_KEYS, ClipArrays
-from tfqa.errors import ConfigError
+from tfqa.errors import ConfigError, choice_hint
 
 SCORE_RANGE = (1.0, 5.0)
 POOL_STATS = ("mean", "std", "p10", "p50", "p90", "delta")
@@ -243,13 +243,7 @@ def fit_baseline(
         ConfigError: an unknown name (the message lists the known ones).
     """
     if name not in BASELINES:
-        import difflib
-
-        close = difflib.get_close_matches(name, BASELINES, n=1)
-        hint = (
-            f"did you mean {close[0]}? " if close else ""
-        ) + f"available: {', '.join(BASELINES)}"
-        raise ConfigError(f"unknown baseline `{name}`", hint=hint)
+        raise ConfigError(f"unknown baseline `{name}`", hint=choice_hint(name, BASELINES, n=1))
     y, y_val = np.asarray(y, dtype=np.float64), np.asarray(y_val, dtype=np.float64)
     if y.shape[1:] != (len(TASKS),) or y_val.shape[1:] != (len(TASKS),):
         raise ConfigError(

@@ -28,7 +28,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from tfqa.errors import ConfigError
+from tfqa.errors import ConfigError, choice_hint
 from tfqa.io.constants import ANALYSIS_RATE
 
 
@@ -191,11 +191,8 @@ def create_extractor(name: str, **cfg: Any) -> Extractor:
     """
     _load_builtin()
     if name not in _REGISTRY:
-        close = difflib.get_close_matches(name, _REGISTRY, n=3)
-        hint = f"did you mean {', '.join(close)}?" if close else ""
         raise ConfigError(
-            f"unknown extractor `{name}`",
-            hint=(hint + " " if hint else "") + f"available: {', '.join(sorted(_REGISTRY))}",
+            f"unknown extractor `{name}`", hint=choice_hint(name, sorted(_REGISTRY), n=3)
         )
     cls = _REGISTRY[name]
     return cls(build_config(cls.Config, cfg, owner=f"extractor `{name}`"))

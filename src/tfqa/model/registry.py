@@ -7,12 +7,11 @@ name is answered with the close matches and the list of what exists.
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tfqa.errors import ModelNotFoundError
+from tfqa.errors import ModelNotFoundError, choice_hint
 from tfqa.model.config import PRESETS, ModelConfig, build, override, preset_path, read_yaml
 from tfqa.model.model import OptimizedMTLModel
 
@@ -38,11 +37,8 @@ def model_config(name_or_config: str | Path | ModelConfig) -> ModelConfig:
     name = str(name_or_config)
     path = preset_path(name) if name in PRESETS else Path(name)
     if not path.is_file():
-        close = difflib.get_close_matches(name, PRESETS, n=2)
         raise ModelNotFoundError(
-            f"unknown model `{name}`",
-            hint=(f"did you mean {', '.join(close)}? " if close else "")
-            + f"available: {', '.join(PRESETS)} (or a YAML config path)",
+            f"unknown model `{name}`", hint=choice_hint(name, PRESETS) + " (or a YAML config path)"
         )
     return build(ModelConfig, read_yaml(path).get("model"), where="model", path=path)
 
