@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import queue
+import threading
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import av
 import cv2
@@ -15,6 +18,7 @@ from tfqa.io.constants import ANALYSIS_RATE
 from tfqa.io.probe import open_container
 
 _EPS = 1e-6
+T = TypeVar("T")
 
 
 @dataclass
@@ -98,3 +102,55 @@ class FrameStream:
             yield GridFrame(self._to_rgb(prev[0]), prev[1], range(next_slot, stop))
             next_slot = stop
         self.n_grid = next_slot
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def iter_in_thread(
+    iterable: Iterable[T], maxsize: int = 8, *, name: str = "tfqa-decode"
+) -> Iterator[T]:
+    """Iterate ``iterable`` in a background thread, ``maxsize`` items ahead of the caller.
+
+    Used to decode frames (PyAV and OpenCV release the GIL) while the caller
+    analyses earlier ones, and to render synthetic frames while they are encoded.  An exception in the producer is re-raised in the
+    caller at the point the stream reached; closing the iterator early stops
+    the producer.
+    """
+    q: queue.Queue = queue.Queue(maxsize=max(1, maxsize))
+    stop = threading.Event()
+    end = object()
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in iterable:
+                if not put(item):
+                    return
+            put(end)
+        except BaseException as exc:  # handed to the consumer
+            put(_Failed(exc))
+
+    thread = threading.Thread(target=produce, name=name, daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is end:
+                return
+            if isinstance(item, _Failed):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()

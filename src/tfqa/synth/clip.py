@@ -7,8 +7,6 @@ time; ``synthesize`` encodes them with the audio into an MP4.
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
@@ -18,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from tfqa.io.video import iter_in_thread
 from tfqa.io.writer import write_clip
 from tfqa.synth import defects, motion
 from tfqa.synth.articulation import ANTICIPATION_S, CONTROL_RATE, frame_track
@@ -67,7 +66,8 @@ def synthesize(spec: SynthSpec, path: str | Path) -> SynthResult:
     """
     start = time.perf_counter()
     plan = plan_clip(spec)
-    frames = _prefetch(iter_frames(plan), PREFETCH_FRAMES)
+    # OpenCV and x264 release the GIL: rendering and encoding overlap on two cores
+    frames = iter_in_thread(iter_frames(plan), PREFETCH_FRAMES, name="tfqa-synth-render")
     out = write_clip(path, frames, spec.fps, plan.audio, spec.sample_rate, crf=spec.crf)
     return SynthResult(out, spec, plan.truth, time.perf_counter() - start)
 
@@ -181,54 +181,6 @@ def iter_frames(plan: ClipPlan) -> Iterator[np.ndarray]:
             )
             last_index = index
         yield last_frame
-
-
-def _prefetch(frames: Iterator[np.ndarray], depth: int) -> Iterator[np.ndarray]:
-    """Render the next ``depth`` frames in a worker thread while the encoder works.
-
-    OpenCV and x264 release the GIL, so rendering and encoding overlap on two cores;
-    the bounded queue keeps memory at a few frames.  Order is preserved, and an error
-    in the worker is raised here.
-    """
-    slots: queue.Queue = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                slots.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def work() -> None:
-        try:
-            for frame in frames:
-                if not offer(frame):
-                    return
-            offer(_END)
-        except BaseException as error:  # handed to the consumer, which re-raises it
-            offer(_Failure(error))
-
-    worker = threading.Thread(target=work, name="tfqa-synth-render", daemon=True)
-    worker.start()
-    try:
-        while (item := slots.get()) is not _END:
-            if isinstance(item, _Failure):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        worker.join()
-
-
-_END = object()
-
-
-@dataclass(frozen=True)
-class _Failure:
-    error: BaseException
 
 
 # -- speech and audio ----------------------------------------------------------------------
