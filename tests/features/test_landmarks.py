@@ -90,3 +90,72 @@ def test_several_faces_picks_the_speaking_one(tmp_path, synth_clip):
     )
     assert np.nanmedian(centre_x) > still.shape[1]  # the right-hand (talking) face
     assert any("several faces" in w for w in feats.warnings)
+
+
+def test_landmarks_array_reads_the_serialised_list_exactly():
+    from mediapipe.framework.formats import landmark_pb2
+
+    from tfqa.features.landmarks import landmarks_array
+
+    rng = np.random.default_rng(3)
+    xyz = rng.uniform(-0.2, 1.2, size=(478, 3)).astype(np.float32)
+    msg = landmark_pb2.NormalizedLandmarkList()
+    for x, y, z in xyz:
+        msg.landmark.add(x=x, y=y, z=z)
+    out = landmarks_array(msg, 640, 360)
+    np.testing.assert_array_equal(out, xyz * np.array([640, 360, 640], np.float32))
+    # a landmark with an extra field (visibility) leaves the fixed layout: the attribute path
+    msg.landmark[5].visibility = 0.5
+    np.testing.assert_array_equal(landmarks_array(msg, 640, 360), out)
+
+
+def test_face_mesh_lanes_match_one_lane(synth_clip):
+    """Two lanes on alternating chunks track the same face as one graph over the whole clip."""
+    from tfqa.features.landmarks import CHUNK_FRAMES
+
+    clip = synth_clip("clean")  # 6 s at 256x256: 150 frames, 3 chunks of 50
+    names = ["face_mesh", "face"]
+    one = FeaturePipeline(names, cache=False, workers=1).extract(clip)
+    two = FeaturePipeline(names, cache=False, workers=2).extract(clip)
+    assert one.n_frames == two.n_frames > 2 * CHUNK_FRAMES[1]
+    a = one.blocks["face_mesh"].sequences["track0"].reshape(one.n_frames, 478, 3)[..., :2]
+    b = two.blocks["face_mesh"].sequences["track0"].reshape(two.n_frames, 478, 3)[..., :2]
+    assert not np.isnan(b).any()
+    iod = float(np.nanmedian(np.linalg.norm(a[:, EYE_L] - a[:, EYE_R], axis=1)))
+    diff = np.abs(a - b)
+    assert diff.mean() < 0.01 * iod  # sub-pixel: the tracker's own wobble
+    assert diff.max() < 0.1 * iod
+    # chunk boundaries are not jumps: frame-to-frame motion there is like anywhere else
+    speed = np.abs(np.diff(b, axis=0)).mean(axis=(1, 2))
+    at_boundaries = speed[np.arange(CHUNK_FRAMES[1], len(b), CHUNK_FRAMES[1]) - 1]
+    assert at_boundaries.max() < 3 * np.median(speed) + 0.01 * iod
+    for key in ("face_coverage", "mouth_open_std"):
+        assert two.blocks["face"].stats[key] == pytest.approx(
+            one.blocks["face"].stats[key], rel=0.05, abs=1e-3
+        )
+
+
+def test_quiet_native_stderr_nests_across_threads():
+    import os
+    import threading
+
+    from tfqa.features.landmarks import quiet_native_stderr
+
+    before = os.fstat(2)
+    entered, release = threading.Barrier(3), threading.Event()
+
+    def hold():
+        with quiet_native_stderr():
+            entered.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=hold) for _ in range(2)]
+    for t in threads:
+        t.start()
+    entered.wait()
+    assert os.fstat(2).st_ino != before.st_ino  # redirected while either holds it
+    release.set()
+    for t in threads:
+        t.join()
+    after = os.fstat(2)
+    assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)

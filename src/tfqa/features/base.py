@@ -131,10 +131,29 @@ class FrameExtractor(Extractor):
     ``state`` is a per-frame dict shared by the frame extractors of one pass,
     in pipeline order (the face mesh puts its face boxes there for the visual
     quality extractor).
+
+    An extractor whose per-frame work can run ahead in threads overrides
+    :meth:`lookahead` and :meth:`prefetch`: the pipeline then calls
+    ``prefetch(rgb)`` for every frame, in order, up to ``lookahead()`` frames
+    before the frame's ``update``.  ``workers`` (set by the pipeline before
+    :meth:`begin`) is how many threads it may use; it is an execution setting,
+    not part of the config or the cache key.
     """
+
+    workers: int = 1
 
     @abstractmethod
     def begin(self, info: Any) -> None: ...
+
+    def lookahead(self) -> int:
+        """Frames :meth:`prefetch` may run ahead of :meth:`update` (0: no prefetching)."""
+        return 0
+
+    def prefetch(self, rgb: np.ndarray) -> None:  # noqa: B027  (optional hook)
+        """Start the work for the next frame (called in frame order before its update)."""
+
+    def close(self) -> None:  # noqa: B027  (optional hook)
+        """Release threads and native resources; called after :meth:`finish` or on failure."""
 
     @abstractmethod
     def update(self, rgb: np.ndarray, grid: range, state: dict[str, Any]) -> None: ...

@@ -9,6 +9,11 @@ Two extractors:
   when more than one face appears, so the usual single-face clip costs one
   mesh call per frame.  Per frame it publishes the faces' boxes and
   landmarks in the shared ``state`` for the visual-quality extractor.
+  With ``workers`` > 1 the mesh runs in that many *lanes* (one MediaPipe
+  graph and one thread each) on alternating chunks of frames, each chunk
+  preceded by the previous chunk's last frames so that its tracker is warm:
+  the landmarks then differ from a single-lane run only by the tracker's
+  own sub-pixel wobble (mean 0.04 px on a 512x512 clip).
 * ``face`` (derived: ``face_mesh`` + ``waveform``) — picks the speaking face
   (the track whose mouth moves with the speech), aligns it to a canonical
   frontal face (similarity Procrustes on rigid upper-face points) and emits
@@ -21,6 +26,9 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,6 +42,9 @@ from tfqa.features.base import DerivedExtractor, FeatureBlock, FrameExtractor, r
 from tfqa.io.constants import ANALYSIS_RATE, HOP_SAMPLES
 
 _CHATTY_FRAMES = 25  # frames after a graph starts during which its C++ start-up chatter appears
+WARMUP_FRAMES = 2  # frames a lane re-tracks before each chunk (see the module docstring)
+LOOKAHEAD_BYTES = 48 * 2**20  # frames held for the lanes (above the minimum chunk)
+CHUNK_FRAMES = (4, 50)  # a lane's chunk length: min, max
 N_MESH = 478  # 468 face points + 10 iris points (refine_landmarks=True)
 N_FACE = 468  # the keypoint contract uses the 468 face points (1404 values)
 EYE_R, EYE_L = 33, 263  # outer eye corners (subject's right, left): the scale reference
@@ -94,6 +105,10 @@ def _silence_glog() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+_QUIET_LOCK = threading.Lock()
+_QUIET: dict[str, int] = {"depth": 0, "saved": -1}
+
+
 @contextmanager
 def quiet_native_stderr():
     """Send file descriptor 2 to /dev/null for the span of the block.
@@ -101,22 +116,110 @@ def quiet_native_stderr():
     MediaPipe's C++ layers print start-up chatter ("Feedback manager requires a
     model with a single signature", "Using NORM_RECT without IMAGE_DIMENSIONS")
     straight to fd 2 when a graph starts and on its first frame; GLOG_minloglevel
-    does not silence them.  Only graph creation and the first frame are wrapped.
+    does not silence them.  Only graph creation and the first frames are wrapped.
+    The redirection is process-wide, so overlapping blocks (lanes in threads)
+    share one: the first to enter redirects, the last to leave restores.
     """
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-    except (OSError, ValueError):
-        yield
-        return
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
+    with _QUIET_LOCK:
+        if _QUIET["depth"] == 0:
+            try:
+                sys.stderr.flush()
+                saved = os.dup(2)
+            except (OSError, ValueError):
+                saved = -1
+            if saved >= 0:
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, 2)
+                os.close(devnull)
+            _QUIET["saved"] = saved
+        _QUIET["depth"] += 1
     try:
         yield
     finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
+        with _QUIET_LOCK:
+            _QUIET["depth"] -= 1
+            if _QUIET["depth"] == 0 and _QUIET["saved"] >= 0:
+                os.dup2(_QUIET["saved"], 2)
+                os.close(_QUIET["saved"])
+                _QUIET["saved"] = -1
+
+
+def landmarks_array(face: Any, w: int, h: int) -> np.ndarray:
+    """(N, 3) float32 pixel landmarks of one MediaPipe ``NormalizedLandmarkList``.
+
+    Reads the serialised message directly when every landmark is exactly
+    ``{x, y, z}`` (17 bytes: tag, length, three tagged float32s), 6x faster
+    than reading 1,434 attributes; anything else takes the attribute path.
+    """
+    n = len(face.landmark)
+    raw = np.frombuffer(face.SerializeToString(), np.uint8)
+    rec = raw.reshape(n, 17) if raw.size == 17 * n else None
+    if rec is not None and (
+        (rec[:, 0] == 0x0A).all()
+        and (rec[:, 1] == 15).all()
+        and (rec[:, 2] == 0x0D).all()
+        and (rec[:, 7] == 0x15).all()
+        and (rec[:, 12] == 0x1D).all()
+    ):
+        xyz = np.ascontiguousarray(rec[:, _XYZ_BYTES]).view("<f4").reshape(n, 3)
+    else:
+        xyz = np.array([(p.x, p.y, p.z) for p in face.landmark], dtype=np.float32)
+    return xyz * np.array([w, h, w], dtype=np.float32)
+
+
+_XYZ_BYTES = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
+
+
+class _Lane:
+    """One MediaPipe graph (single-face; multi-face once needed) and the thread that runs it."""
+
+    def __init__(self, make_mesh) -> None:
+        self._make = make_mesh
+        with quiet_native_stderr():
+            self.graphs = {1: make_mesh(1)}
+        self.calls: dict[int, int] = {}
+        self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfqa-face-mesh")
+
+    def add_multi(self, n: int) -> None:
+        if n not in self.graphs:
+            with quiet_native_stderr():
+                self.graphs[n] = self._make(n)
+
+    def submit(self, frames: list[np.ndarray], n_faces: int) -> Future:
+        """Run the graph on ``frames`` in order; the future holds the last frame's faces."""
+        return self.pool.submit(self._run, frames, n_faces)
+
+    def _run(self, frames: list[np.ndarray], n_faces: int) -> list[np.ndarray]:
+        mesh = self.graphs[n_faces]
+        for rgb in frames:
+            n_calls = self.calls.get(n_faces, 0)
+            self.calls[n_faces] = n_calls + 1
+            with quiet_native_stderr() if n_calls < _CHATTY_FRAMES else nullcontext():
+                res = mesh.process(rgb)
+        h, w = frames[-1].shape[:2]
+        faces = []
+        for face in res.multi_face_landmarks or []:
+            pts = landmarks_array(face, w, h)
+            if pts.shape[0] < N_MESH:  # refine_landmarks=False: pad the iris points
+                pts = np.vstack([pts, np.full((N_MESH - pts.shape[0], 3), np.nan, np.float32)])
+            faces.append(pts)
+        return faces
+
+    def restart(self) -> None:
+        """A new clip: restart each graph's run (fresh tracker), in the lane's own thread."""
+
+        def run() -> None:
+            with quiet_native_stderr():
+                for g in self.graphs.values():
+                    g.reset()
+            self.calls = {}
+
+        self.pool.submit(run).result()
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=True)
+        for g in self.graphs.values():
+            g.close()
 
 
 @register
@@ -134,18 +237,38 @@ class FaceMesh(FrameExtractor):
         import mediapipe as mp
 
         self._mp = mp
-        with quiet_native_stderr():
-            self._single = self._mesh(1)
-            self._detector = mp.solutions.face_detection.FaceDetection(
-                model_selection=1, min_detection_confidence=self.config.min_detection_confidence
-            )
-        self._multi = None
-        self._calls: dict[int, int] = {}
+        n_lanes = max(1, int(self.workers))
+        # Lanes (graphs + threads) live as long as the extractor: restarting a graph's run
+        # gives it a fresh tracker at a fraction of the memory churn of building new ones.
+        if len(getattr(self, "_lanes", ())) == n_lanes:
+            for lane in self._lanes:
+                lane.restart()
+            with quiet_native_stderr():
+                self._detector.reset()
+        else:
+            self.shutdown()
+            self._lanes = [_Lane(self._mesh) for _ in range(n_lanes)]
+            with quiet_native_stderr():
+                self._detector = mp.solutions.face_detection.FaceDetection(
+                    model_selection=1,
+                    min_detection_confidence=self.config.min_detection_confidence,
+                )
+        frame_bytes = max(1, int(getattr(info, "width", 0)) * int(getattr(info, "height", 0)) * 3)
+        lo, hi = CHUNK_FRAMES
+        self._chunk = int(np.clip(LOOKAHEAD_BYTES // (n_lanes * frame_bytes), lo, hi))
+        self._n_faces = 1  # the mesh in use: 1 until the detector sees several faces
+        self._pending: deque[Future] = deque()
+        self._recent: deque[np.ndarray] = deque(maxlen=WARMUP_FRAMES)
         self._frames: list[tuple[range, list[np.ndarray]]] = []
         self._n_seen = 0
         self._max_detected = 0
         self._tracks_centres: list[np.ndarray] = []
         self._size = (0, 0)
+
+    def lookahead(self) -> int:
+        """Frames the pipeline should hand to :meth:`prefetch` ahead of :meth:`update`."""
+        n_lanes = len(self._lanes)
+        return 0 if n_lanes == 1 else n_lanes * self._chunk
 
     def _mesh(self, n: int):
         return self._mp.solutions.face_mesh.FaceMesh(
@@ -156,36 +279,33 @@ class FaceMesh(FrameExtractor):
             min_tracking_confidence=self.config.min_tracking_confidence,
         )
 
-    def update(self, rgb: np.ndarray, grid: range, state: dict[str, Any]) -> None:
-        h, w = rgb.shape[:2]
-        self._size = (w, h)
-        if (
-            self._multi is None
-            and self.config.max_faces > 1
-            and self._n_seen % self.config.detect_every == 0
-        ):
-            with quiet_native_stderr() if self._n_seen < _CHATTY_FRAMES else nullcontext():
+    def prefetch(self, rgb: np.ndarray) -> None:
+        """Queue one frame (in frame order) on its lane; :meth:`update` collects the result."""
+        i = self._n_seen
+        self._n_seen += 1
+        if self._n_faces == 1 and self.config.max_faces > 1 and i % self.config.detect_every == 0:
+            with quiet_native_stderr() if i < _CHATTY_FRAMES else nullcontext():
                 det = self._detector.process(rgb)
             n_det = len(det.detections) if det.detections else 0
             self._max_detected = max(self._max_detected, n_det)
             if n_det > 1:
-                with quiet_native_stderr():
-                    self._multi = self._mesh(self.config.max_faces)
-        self._n_seen += 1
-        mesh = self._multi if self._multi is not None else self._single
-        n_calls = self._calls.get(id(mesh), 0)
-        self._calls[id(mesh)] = n_calls + 1
-        if n_calls >= _CHATTY_FRAMES:
-            res = mesh.process(rgb)
-        else:  # a graph's first frames print its start-up chatter from worker threads
-            with quiet_native_stderr():
-                res = mesh.process(rgb)
-        faces: list[np.ndarray] = []
-        for face in res.multi_face_landmarks or []:
-            pts = np.array([(p.x * w, p.y * h, p.z * w) for p in face.landmark], dtype=np.float32)
-            if pts.shape[0] < N_MESH:  # refine_landmarks=False: pad the iris points
-                pts = np.vstack([pts, np.full((N_MESH - pts.shape[0], 3), np.nan, np.float32)])
-            faces.append(pts)
+                self._n_faces = self.config.max_faces
+                for lane in self._lanes:
+                    lane.add_multi(self._n_faces)
+        k = i // self._chunk
+        lane = self._lanes[k % len(self._lanes)]
+        if len(self._lanes) > 1 and i % self._chunk == 0 and self._recent:
+            lane.submit(list(self._recent), self._n_faces)  # warm the lane's tracker
+        self._pending.append(lane.submit([rgb], self._n_faces))
+        if len(self._lanes) > 1:
+            self._recent.append(rgb)
+
+    def update(self, rgb: np.ndarray, grid: range, state: dict[str, Any]) -> None:
+        if not self._pending:
+            self.prefetch(rgb)
+        faces = self._pending.popleft().result()
+        h, w = rgb.shape[:2]
+        self._size = (w, h)
         tracked = self._assign_tracks(faces)
         self._frames.append((grid, tracked))
         state["faces"] = [
@@ -214,6 +334,22 @@ class FaceMesh(FrameExtractor):
             self._tracks_centres[k] = centre
         return out
 
+    def close(self) -> None:
+        """End of a pass (or its failure): wait for queued frames, drop the clip's state."""
+        for fut in getattr(self, "_pending", ()):
+            if not fut.cancel():
+                fut.exception()  # wait for it: the lane must be idle before the next clip
+        self._pending, self._recent = deque(), deque(maxlen=WARMUP_FRAMES)
+
+    def shutdown(self) -> None:
+        """Release the lanes' graphs and threads and the detector (a later pass rebuilds them)."""
+        self.close()
+        for lane in getattr(self, "_lanes", ()):
+            lane.close()
+        if getattr(self, "_detector", None) is not None:
+            self._detector.close()
+        self._lanes, self._detector = [], None
+
     def finish(self, n_grid: int) -> FeatureBlock:
         n_tracks = max(1, len(self._tracks_centres))
         lm = np.full((n_grid, n_tracks, N_MESH, 3), np.nan, dtype=np.float32)
@@ -226,9 +362,7 @@ class FaceMesh(FrameExtractor):
             for k, pts in enumerate(tracked):
                 if pts is not None:
                     lm[grid.start : min(grid.stop, n_grid), k] = pts
-        for obj in (self._single, self._multi, self._detector):
-            if obj is not None:
-                obj.close()
+        self.close()
         self._frames = []
         return FeatureBlock(
             name=self.name,

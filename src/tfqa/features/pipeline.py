@@ -11,7 +11,9 @@ computes the derived extractors in dependency order, and returns a
 from __future__ import annotations
 
 import math
+import os
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,6 +40,7 @@ from tfqa.io import (
     validate_media,
 )
 from tfqa.io.constants import MIN_DURATION_S
+from tfqa.io.video import iter_in_thread
 
 # The embedded default extractors (offline, CPU), in pipeline order.
 DEFAULT_EXTRACTORS = (
@@ -93,6 +96,11 @@ class FeaturePipeline:
         max_side: frames larger than this (pixels, longest side) are downscaled
             while decoding.
         min_duration_s: shorter clips are refused.
+        workers: threads for the frame pass: decoding runs in its own thread and the
+            face mesh in ``workers`` lanes (see :mod:`tfqa.features.landmarks`);
+            ``None`` reads ``TFQA_WORKERS`` or uses min(2, CPU count); 1 runs the
+            frame pass in the calling thread.  Audio extractors always run in one
+            thread beside it.
     """
 
     def __init__(
@@ -102,7 +110,9 @@ class FeaturePipeline:
         cache: FeatureCache | bool | None = None,
         max_side: int = 1920,
         min_duration_s: float = MIN_DURATION_S,
+        workers: int | None = None,
     ) -> None:
+        self.workers = default_workers() if workers is None else max(1, int(workers))
         self.extractors = self._resolve([_as_extractor(x) for x in extractors])
         if cache is False:
             self.cache = FeatureCache(enabled=False)
@@ -246,30 +256,51 @@ class FeaturePipeline:
             if x.name in needed:
                 needed.update(d for d in x.inputs if d in self.extractors)
         run = [x for x in frame_exts if x.name in needed]
-        for x in run:
-            x.begin(info)
-        expected = max(1, int(info.duration_s * ANALYSIS_RATE))
-        stream = FrameStream(path, max_side=self.max_side)
         spent = dict.fromkeys([x.name for x in run] + ["decode_video"], 0.0)
-        t_prev = time.perf_counter()
-        for gf in stream:
-            t_now = time.perf_counter()
-            spent["decode_video"] += t_now - t_prev
-            state: dict[str, Any] = {}
+        try:
+            for x in run:
+                x.workers = self.workers
+                x.begin(info)
+            ahead = max(x.lookahead() for x in run)
+            expected = max(1, int(info.duration_s * ANALYSIS_RATE))
+            stream = FrameStream(path, max_side=self.max_side)
+            frame_bytes = max(1, info.width * info.height * 3)
+            depth = int(min(DECODE_QUEUE, max(2, DECODE_QUEUE_BYTES // frame_bytes)))
+            frames = iter_in_thread(stream, depth) if self.workers > 1 else iter(stream)
+            queue: deque = deque()  # frames prefetched, waiting for their update
+            t_prev = time.perf_counter()
+            for gf in frames:
+                t_now = time.perf_counter()
+                spent["decode_video"] += t_now - t_prev
+                for x in run:
+                    t_x = time.perf_counter()
+                    x.prefetch(gf.rgb)
+                    spent[x.name] += time.perf_counter() - t_x
+                queue.append(gf)
+                while len(queue) > ahead:
+                    self._update(queue.popleft(), run, spent, expected, progress)
+                t_prev = time.perf_counter()
+            while queue:
+                self._update(queue.popleft(), run, spent, expected, progress)
             for x in run:
                 t_x = time.perf_counter()
-                x.update(gf.rgb, gf.grid, state)
+                blocks[x.name] = x.finish(stream.n_grid)
                 spent[x.name] += time.perf_counter() - t_x
-            if progress and gf.grid.start % 25 == 0:
-                progress("frames", min(0.99, gf.grid.stop / expected))
-            t_prev = time.perf_counter()
-        for x in run:
-            t_x = time.perf_counter()
-            block = x.finish(stream.n_grid)
-            spent[x.name] += time.perf_counter() - t_x
-            blocks[x.name] = block
+        finally:
+            for x in run:
+                x.close()
         timings.update(spent)
         return stream.n_grid, stream.truncated
+
+    @staticmethod
+    def _update(gf, run, spent, expected, progress) -> None:
+        state: dict[str, Any] = {}
+        for x in run:
+            t_x = time.perf_counter()
+            x.update(gf.rgb, gf.grid, state)
+            spent[x.name] += time.perf_counter() - t_x
+        if progress and gf.grid.start % 25 == 0:
+            progress("frames", min(0.99, gf.grid.stop / expected))
 
     def _keys(self, digests: dict[str, str]) -> dict[str, str]:
         keys: dict[str, str] = {}
@@ -297,6 +328,24 @@ class FeaturePipeline:
             "digests": digests,
             "source_path": path,
         }
+
+
+DECODE_QUEUE = 8  # decoded frames buffered ahead of the frame pass, at most
+DECODE_QUEUE_BYTES = 16 * 2**20  # ... and at most this much (2 frames at least)
+
+
+def default_workers() -> int:
+    """Frame-pass threads: ``TFQA_WORKERS`` if set, else min(2, CPU count)."""
+    env = os.environ.get("TFQA_WORKERS", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            raise ConfigError(
+                f"TFQA_WORKERS must be a whole number of threads, but got {env!r}",
+                hint="unset it to use min(2, CPU count), or set e.g. TFQA_WORKERS=1",
+            ) from None
+    return max(1, min(2, os.cpu_count() or 1))
 
 
 def _block_len(block: FeatureBlock) -> int:

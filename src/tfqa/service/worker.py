@@ -56,6 +56,9 @@ def _signal_name(exitcode: int | None) -> str:
 def worker_main(settings: ServiceSettings, ready: Any = None) -> None:
     """Entry point of a worker process: build the scorer, then score jobs until terminated."""
     os.environ.setdefault("GLOG_minloglevel", "2")
+    # Workers share the cores: each one's frame pass gets its share of threads.
+    share = max(1, (os.cpu_count() or 1) // max(1, settings.workers))
+    os.environ.setdefault("TFQA_WORKERS", str(min(2, share)))
     # The server stops workers with SIGTERM: idle, exit at once; mid-job, leave the job
     # running (the server requeues it without using an attempt) rather than finish a long clip.
     stop = threading.Event()
