@@ -66,3 +66,22 @@ def test_mounting_the_sub_apps_leaves_them_intact():
     assert names.count("train") == 1 and "bench-train" in names  # `tfqa train` stays the trainer
     res = runner.invoke(app, ["bench", "train", "--help"])
     assert res.exit_code == 0 and "tfqa bench train" in res.output
+
+
+def test_bench_speed_refuses_bad_worker_counts():
+    for bad in ("two", "0,1"):
+        res = runner.invoke(app, ["bench", "speed", "--workers", bad])
+        assert res.exit_code == 2 and "--workers" in res.output, res.output
+
+
+def test_tfqa_workers_env_is_checked(monkeypatch):
+    import pytest
+
+    from tfqa.errors import ConfigError
+    from tfqa.features.pipeline import default_workers
+
+    monkeypatch.setenv("TFQA_WORKERS", "1")
+    assert default_workers() == 1
+    monkeypatch.setenv("TFQA_WORKERS", "lots")
+    with pytest.raises(ConfigError, match="TFQA_WORKERS"):
+        default_workers()

@@ -325,12 +325,30 @@ def bench_speed(
         typer.Argument(help="Clip to time (default: a synthesised 25 fps 512x512 10-s clip)."),
     ] = None,
     repeats: Annotated[int, typer.Option(help="Timed runs (median reported).")] = 3,
+    workers: Annotated[
+        str,
+        typer.Option(
+            help="Frame-pass thread counts to compare, comma-separated, e.g. '2,1' "
+            "(default: the pipeline's default, min(2, CPUs)); runs are interleaved."
+        ),
+    ] = "",
+    scorer: Annotated[
+        str, typer.Option(help="Scorer to time (default: the default scorer of `tfqa score`).")
+    ] = "",
     out: Annotated[Path, typer.Option(help="JSON output.")] = Path("bench-speed.json"),
 ) -> None:
     """Frames/s and real-time factor of the whole score pipeline and of each stage (cache off)."""
     from tfqa.bench.speed import run_speed_bench
 
-    result = run_speed_bench(clip, repeats=repeats, console=out_console)
+    try:
+        counts = [int(w) for w in workers.replace(" ", "").split(",") if w]
+    except ValueError:
+        _fail(f"--workers takes whole numbers separated by commas, e.g. '2,1'; got {workers!r}")
+    if any(w < 1 for w in counts):
+        _fail(f"--workers counts must be >= 1; got {workers!r}")
+    result = run_speed_bench(
+        clip, repeats=repeats, workers=counts, scorer=scorer or None, console=out_console
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=1))
     console.print(f"wrote {out}")

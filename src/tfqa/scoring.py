@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -171,7 +172,9 @@ class Scorer:
     def score(self, path: str | Path, *, progress: ProgressFn | None = None) -> ScoreResult:
         """Score one clip; raises a :class:`~tfqa.errors.TfqaError` when it cannot be scored."""
         feats = self.pipeline.extract(path, progress=progress)
+        t0 = time.perf_counter()
         scores, subscores = self.score_features(feats)
+        timings = {**feats.timings, "scoring": time.perf_counter() - t0}
         return ScoreResult(
             path=str(path),
             scores=scores,
@@ -182,7 +185,7 @@ class Scorer:
             warnings=list(feats.warnings),
             media=feats.info.to_dict(),
             scorer=self.name,
-            timings=dict(feats.timings),
+            timings=timings,
         )
 
     def score_many(
