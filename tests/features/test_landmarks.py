@@ -159,3 +159,16 @@ def test_quiet_native_stderr_nests_across_threads():
         t.join()
     after = os.fstat(2)
     assert (after.st_dev, after.st_ino) == (before.st_dev, before.st_ino)
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_reused_pipeline_restarts_its_trackers_per_clip(synth_clip, workers):
+    """Lanes persist across clips; each clip still starts from a fresh tracker (same landmarks)."""
+    other, clip = synth_clip("clean"), synth_clip("jitter", landmark_jitter_px=2.0)
+    fresh = FeaturePipeline(["face_mesh"], cache=False, workers=workers).extract(clip)
+    reused = FeaturePipeline(["face_mesh"], cache=False, workers=workers)
+    reused.extract(other)
+    again = reused.extract(clip)
+    np.testing.assert_array_equal(
+        again.blocks["face_mesh"].sequences["track0"], fresh.blocks["face_mesh"].sequences["track0"]
+    )
