@@ -170,20 +170,33 @@ def landmarks_array(face: Any, w: int, h: int) -> np.ndarray:
 _XYZ_BYTES = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
 
 
+def _settled(solution: Any) -> Any:
+    """Wait until a just-started MediaPipe solution's calculators have opened.
+
+    They open in the graph's own threads, and opening the TFLite models prints
+    "Feedback manager requires a model with a single signature" a few ms after
+    the constructor (or ``reset``) returns: call this inside ``quiet_native_stderr``.
+    """
+    graph = getattr(solution, "_graph", None)  # SolutionBase's graph (no public accessor)
+    if graph is not None:
+        graph.wait_until_idle()
+    return solution
+
+
 class _Lane:
     """One MediaPipe graph (single-face; multi-face once needed) and the thread that runs it."""
 
     def __init__(self, make_mesh) -> None:
         self._make = make_mesh
         with quiet_native_stderr():
-            self.graphs = {1: make_mesh(1)}
+            self.graphs = {1: _settled(make_mesh(1))}
         self.calls: dict[int, int] = {}
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfqa-face-mesh")
 
     def add_multi(self, n: int) -> None:
         if n not in self.graphs:
             with quiet_native_stderr():
-                self.graphs[n] = self._make(n)
+                self.graphs[n] = _settled(self._make(n))
 
     def submit(self, frames: list[np.ndarray], n_faces: int) -> Future:
         """Run the graph on ``frames`` in order; the future holds the last frame's faces."""
@@ -212,6 +225,7 @@ class _Lane:
             with quiet_native_stderr():
                 for g in self.graphs.values():
                     g.reset()
+                    _settled(g)
             self.calls = {}
 
         self.pool.submit(run).result()
@@ -245,13 +259,16 @@ class FaceMesh(FrameExtractor):
                 lane.restart()
             with quiet_native_stderr():
                 self._detector.reset()
+                _settled(self._detector)
         else:
             self.shutdown()
             self._lanes = [_Lane(self._mesh) for _ in range(n_lanes)]
             with quiet_native_stderr():
-                self._detector = mp.solutions.face_detection.FaceDetection(
-                    model_selection=1,
-                    min_detection_confidence=self.config.min_detection_confidence,
+                self._detector = _settled(
+                    mp.solutions.face_detection.FaceDetection(
+                        model_selection=1,
+                        min_detection_confidence=self.config.min_detection_confidence,
+                    )
                 )
         frame_bytes = max(1, int(getattr(info, "width", 0)) * int(getattr(info, "height", 0)) * 3)
         lo, hi = CHUNK_FRAMES
