@@ -25,11 +25,9 @@ Two extractors:
 from __future__ import annotations
 
 import os
-import sys
-import threading
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -37,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tfqa._mediapipe import quiet_native_stderr, settled
 from tfqa.errors import NoFaceError
 from tfqa.features.base import DerivedExtractor, FeatureBlock, FrameExtractor, register
 from tfqa.io.constants import ANALYSIS_RATE, HOP_SAMPLES
@@ -105,45 +104,6 @@ def _silence_glog() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-_QUIET_LOCK = threading.Lock()
-_QUIET: dict[str, int] = {"depth": 0, "saved": -1}
-
-
-@contextmanager
-def quiet_native_stderr():
-    """Send file descriptor 2 to /dev/null for the span of the block.
-
-    MediaPipe's C++ layers print start-up chatter ("Feedback manager requires a
-    model with a single signature", "Using NORM_RECT without IMAGE_DIMENSIONS")
-    straight to fd 2 when a graph starts and on its first frame; GLOG_minloglevel
-    does not silence them.  Only graph creation and the first frames are wrapped.
-    The redirection is process-wide, so overlapping blocks (lanes in threads)
-    share one: the first to enter redirects, the last to leave restores.
-    """
-    with _QUIET_LOCK:
-        if _QUIET["depth"] == 0:
-            try:
-                sys.stderr.flush()
-                saved = os.dup(2)
-            except (OSError, ValueError):
-                saved = -1
-            if saved >= 0:
-                devnull = os.open(os.devnull, os.O_WRONLY)
-                os.dup2(devnull, 2)
-                os.close(devnull)
-            _QUIET["saved"] = saved
-        _QUIET["depth"] += 1
-    try:
-        yield
-    finally:
-        with _QUIET_LOCK:
-            _QUIET["depth"] -= 1
-            if _QUIET["depth"] == 0 and _QUIET["saved"] >= 0:
-                os.dup2(_QUIET["saved"], 2)
-                os.close(_QUIET["saved"])
-                _QUIET["saved"] = -1
-
-
 def landmarks_array(face: Any, w: int, h: int) -> np.ndarray:
     """(N, 3) float32 pixel landmarks of one MediaPipe ``NormalizedLandmarkList``.
 
@@ -170,33 +130,20 @@ def landmarks_array(face: Any, w: int, h: int) -> np.ndarray:
 _XYZ_BYTES = [3, 4, 5, 6, 8, 9, 10, 11, 13, 14, 15, 16]
 
 
-def _settled(solution: Any) -> Any:
-    """Wait until a just-started MediaPipe solution's calculators have opened.
-
-    They open in the graph's own threads, and opening the TFLite models prints
-    "Feedback manager requires a model with a single signature" a few ms after
-    the constructor (or ``reset``) returns: call this inside ``quiet_native_stderr``.
-    """
-    graph = getattr(solution, "_graph", None)  # SolutionBase's graph (no public accessor)
-    if graph is not None:
-        graph.wait_until_idle()
-    return solution
-
-
 class _Lane:
     """One MediaPipe graph (single-face; multi-face once needed) and the thread that runs it."""
 
     def __init__(self, make_mesh) -> None:
         self._make = make_mesh
         with quiet_native_stderr():
-            self.graphs = {1: _settled(make_mesh(1))}
+            self.graphs = {1: settled(make_mesh(1))}
         self.calls: dict[int, int] = {}
         self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="tfqa-face-mesh")
 
     def add_multi(self, n: int) -> None:
         if n not in self.graphs:
             with quiet_native_stderr():
-                self.graphs[n] = _settled(self._make(n))
+                self.graphs[n] = settled(self._make(n))
 
     def submit(self, frames: list[np.ndarray], n_faces: int) -> Future:
         """Run the graph on ``frames`` in order; the future holds the last frame's faces."""
@@ -225,7 +172,7 @@ class _Lane:
             with quiet_native_stderr():
                 for g in self.graphs.values():
                     g.reset()
-                    _settled(g)
+                    settled(g)
             self.calls = {}
 
         self.pool.submit(run).result()
@@ -259,12 +206,12 @@ class FaceMesh(FrameExtractor):
                 lane.restart()
             with quiet_native_stderr():
                 self._detector.reset()
-                _settled(self._detector)
+                settled(self._detector)
         else:
             self.shutdown()
             self._lanes = [_Lane(self._mesh) for _ in range(n_lanes)]
             with quiet_native_stderr():
-                self._detector = _settled(
+                self._detector = settled(
                     mp.solutions.face_detection.FaceDetection(
                         model_selection=1,
                         min_detection_confidence=self.config.min_detection_confidence,

@@ -127,10 +127,16 @@ def detect_landmarks(rgb: np.ndarray) -> np.ndarray | None:
     """
     import mediapipe as mp  # heavy import; only needed once per photo
 
-    with mp.solutions.face_mesh.FaceMesh(
-        static_image_mode=True, refine_landmarks=True, max_num_faces=1
-    ) as mesh:
-        found = mesh.process(np.ascontiguousarray(rgb))
+    from tfqa._mediapipe import quiet_native_stderr, settled
+
+    with quiet_native_stderr():  # its start-up chatter; one photo, so the whole call
+        mesh = settled(
+            mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True, refine_landmarks=True, max_num_faces=1
+            )
+        )
+        with mesh:
+            found = mesh.process(np.ascontiguousarray(rgb))
     if not found.multi_face_landmarks:
         return None
     h, w = rgb.shape[:2]
