@@ -70,3 +70,43 @@ def test_cache_entries_describe_themselves(tmp_path, synth_clip):
     key = p._keys(stream_digests(clip))["face"]
     prov = cache.provenance(key)
     assert prov["extractor"] == "face" and "digests" in prov and "config" in prov and "tfqa" in prov
+
+
+def test_a_failing_frame_pass_stops_its_threads_and_the_pipeline_stays_usable(synth_clip):
+    import threading
+    from dataclasses import dataclass
+
+    from tfqa.features.base import FrameExtractor
+
+    @dataclass(frozen=True)
+    class _Cfg:
+        fail_at: int = 40
+
+    class Boom(FrameExtractor):
+        name, inputs, Config = "boom", ("video", "face_mesh"), _Cfg
+
+        def begin(self, info):
+            self.n = 0
+
+        def update(self, rgb, grid, state):
+            self.n += 1
+            if self.n == self.config.fail_at:
+                raise RuntimeError("boom at frame 40")
+
+        def finish(self, n_grid):
+            raise AssertionError("not reached")
+
+    clip = synth_clip("clean")
+    pipe = FeaturePipeline([Boom(), "face_mesh"], cache=False, workers=2)
+    try:
+        pipe.extract(clip)
+    except RuntimeError as exc:
+        error = exc  # its traceback keeps the pass's frame (and its decode iterator) alive
+    assert "boom at frame 40" in str(error)
+    alive = [t.name for t in threading.enumerate()]
+    assert "tfqa-decode" not in alive
+    del error
+    # the face mesh's lanes survive the failure and serve the next clip
+    ok = FeaturePipeline(["face_mesh"], cache=False, workers=2)
+    ok.extractors["face_mesh"] = pipe.extractors["face_mesh"]
+    assert ok.extract(clip).blocks["face_mesh"].stats["n_tracks"] == 1.0

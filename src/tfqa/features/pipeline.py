@@ -257,6 +257,7 @@ class FeaturePipeline:
                 needed.update(d for d in x.inputs if d in self.extractors)
         run = [x for x in frame_exts if x.name in needed]
         spent = dict.fromkeys([x.name for x in run] + ["decode_video"], 0.0)
+        frames = None
         try:
             for x in run:
                 x.workers = self.workers
@@ -287,6 +288,8 @@ class FeaturePipeline:
                 blocks[x.name] = x.finish(stream.n_grid)
                 spent[x.name] += time.perf_counter() - t_x
         finally:
+            if frames is not None and hasattr(frames, "close"):
+                frames.close()  # on an error: stop the decode thread now, not when collected
             for x in run:
                 x.close()
         timings.update(spent)
