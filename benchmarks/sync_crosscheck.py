@@ -20,27 +20,7 @@ import json
 import sys
 from pathlib import Path
 
-import numpy as np
-
-MAX_LAG = 15
-
-
-def crude_offset(
-    mouth: np.ndarray, envelope: np.ndarray, max_lag: int = MAX_LAG
-) -> tuple[int, float]:
-    """(lag in frames, correlation) maximising corr(diff(mouth)[t], diff(envelope)[t + lag])."""
-    dm, de = np.diff(mouth), np.diff(envelope)
-    best, best_r = 0, -np.inf
-    for lag in range(-max_lag, max_lag + 1):
-        x = dm[max(0, -lag) : len(dm) - max(0, lag)]
-        y = de[max(0, lag) : len(de) - max(0, -lag)]
-        ok = np.isfinite(x) & np.isfinite(y)
-        if ok.sum() <= 20 or x[ok].std() == 0 or y[ok].std() == 0:
-            continue
-        r = float(np.corrcoef(x[ok], y[ok])[0, 1])
-        if r > best_r:
-            best, best_r = lag, r
-    return best, best_r
+from tfqa.data.own_offset import decide, measure_clip  # the estimators live in the package
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,9 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from tfqa.features.cache import FeatureCache
-    from tfqa.features.landmarks import speech_band_envelope
     from tfqa.features.pipeline import FeaturePipeline
-    from tfqa.io import load_audio
 
     paths = sorted(args.clips.glob("*.mp4")) if args.clips.is_dir() else [args.clips]
     own = {}
@@ -69,16 +47,11 @@ def main(argv: list[str] | None = None) -> int:
     pipe = FeaturePipeline(["face_mesh", "face"], cache=cache)
     rows = []
     for p in paths:
-        feats = pipe.extract(p)
-        face = feats.blocks["face"]
-        mouth = face.sequences["mouth"][:, face.columns["mouth"].index("inner_open_mid")].astype(
-            float
-        )
-        mouth[face.sequences["present"][:, 0] <= 0.5] = np.nan
-        audio = load_audio(p, video_start_s=feats.info.video_start_s).samples
-        env = np.log(speech_band_envelope(audio, len(mouth)))
-        lag, r = crude_offset(mouth, env)
-        row = {"clip": p.name, "crude_offset_frames": lag, "crude_corr": round(r, 3)}
+        seg = measure_clip(p, pipe)  # tfqa's estimate and the crude one, on the whole clip
+        lag, r = int(seg.crude_frames), seg.crude_corr
+        row = {"clip": p.name, "crude_offset_frames": lag, "crude_corr": round(r, 3),
+               "tfqa_whole_clip_frames": seg.tfqa_frames,
+               "counted_in_labels_frames": decide(seg.tfqa_frames, seg.crude_frames)}  # fmt: skip
         if p.name in own:
             row["tfqa_own_offset_frames"] = int(round(own[p.name]))
             row["agree_within_1"] = abs(row["tfqa_own_offset_frames"] - lag) <= 1

@@ -36,6 +36,13 @@ if [ ! -f "$BENCH/manifest.csv" ]; then
     --include-synth 4 --jobs "$JOBS" --cache-dir "$CACHE"
 fi
 
+# 1b. a benchmark written before sources' own A/V offsets were counted in the labels:
+#     recompute its labels (nothing is re-rendered; the old manifest is kept beside it)
+if ! head -1 "$BENCH/manifest.csv" | grep -q own_offset_ms; then
+  log "relabel (own offsets)"
+  $TFQA relabel "$BENCH" --cache-dir "$CACHE"
+fi
+
 # 2. features: JOBS extract processes on interleaved shards of the manifest (same store)
 log "extract ($JOBS processes)"
 $PY - "$BENCH/manifest.csv" "$WORK/shards" "$JOBS" <<'EOF'

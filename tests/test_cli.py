@@ -85,3 +85,9 @@ def test_tfqa_workers_env_is_checked(monkeypatch):
     monkeypatch.setenv("TFQA_WORKERS", "lots")
     with pytest.raises(ConfigError, match="TFQA_WORKERS"):
         default_workers()
+
+
+def test_relabel_names_a_folder_without_a_manifest(tmp_path):
+    res = runner.invoke(app, ["relabel", str(tmp_path)])
+    assert res.exit_code == 2
+    assert "no manifest to relabel" in res.output and str(tmp_path) in res.output

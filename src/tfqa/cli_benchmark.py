@@ -36,6 +36,27 @@ def progress_bar() -> Progress:
     )
 
 
+CacheDirOpt = Annotated[
+    Path | None, typer.Option(help="Feature cache for the face mesh (default tfqa's).")
+]
+OwnOffsetsOpt = Annotated[
+    bool,
+    typer.Option(help="Count a source's own A/V offset in its labels where two estimators agree."),
+]
+
+
+def stage_reporter(prog: Progress):
+    """A ``(stage, done, total, current)`` callback that keeps one bar per stage."""
+    tasks: dict[str, int] = {}
+
+    def tell(stage: str, done: int, total: int, current: str) -> None:
+        if stage not in tasks:
+            tasks[stage] = prog.add_task(stage, total=total, current="")
+        prog.update(tasks[stage], completed=done, total=total, current=current)
+
+    return tell
+
+
 def _fail(exc: Exception) -> None:
     console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
     raise typer.Exit(2) from exc
@@ -55,9 +76,8 @@ def make_benchmark(
         int, typer.Option(help="Synthesised talking photos to add as sources.")
     ] = 0,
     jobs: Annotated[int, typer.Option(help="Worker processes rendering variants.")] = 1,
-    cache_dir: Annotated[
-        Path | None, typer.Option(help="Feature cache for the face mesh (default tfqa's).")
-    ] = None,
+    cache_dir: CacheDirOpt = None,
+    own_offsets: OwnOffsetsOpt = True,
 ) -> None:
     """Degrade source clips in controlled ways and write DIR/manifest.csv with five labels each."""
     from tfqa.data.benchmark import BenchmarkConfig, run_benchmark
@@ -66,19 +86,13 @@ def make_benchmark(
     try:
         cfg = BenchmarkConfig(
             sources=tuple(sources), out=out, seed=seed, variants_per_source=variants_per_source,
-            include_synth=include_synth, jobs=jobs, cache_dir=cache_dir,
+            include_synth=include_synth, jobs=jobs, cache_dir=cache_dir, own_offsets=own_offsets,
             prepare=PrepareConfig(max_side=max_side, segment_s=segment_s),
         )  # fmt: skip
     except TfqaError as exc:
         _fail(exc)
     with progress_bar() as prog:
-        tasks: dict[str, int] = {}
-
-        def tell(stage: str, done: int, total: int, current: str) -> None:
-            if stage not in tasks:
-                tasks[stage] = prog.add_task(stage, total=total, current="")
-            prog.update(tasks[stage], completed=done, total=total, current=current)
-
+        tell = stage_reporter(prog)
         try:
             report = run_benchmark(cfg, progress=tell)
         except TfqaError as exc:
@@ -106,6 +120,34 @@ def _print_report(report) -> None:
         f"{t.get('prepare', 0):.0f} s, render {t.get('render', 0):.0f} s, total {t.get('total', 0):.0f} s"
     )
     console.print(f"wrote {report.manifest}")
+
+
+@app.command("relabel")
+def relabel(
+    bench: Annotated[Path, typer.Argument(help="A folder written by `tfqa make-benchmark`.")],
+    cache_dir: CacheDirOpt = None,
+    own_offsets: OwnOffsetsOpt = True,
+) -> None:
+    """Recompute the labels of an existing benchmark with the current label rules (no re-render)."""
+    from tfqa.data.benchmark import relabel as run_relabel
+    from tfqa.data.labels import DIMENSIONS
+
+    with progress_bar() as prog:
+        tell = stage_reporter(prog)
+        try:
+            res = run_relabel(bench, cache_dir, own_offsets, progress=tell)
+        except TfqaError as exc:
+            _fail(exc)
+    table = Table(title=f"relabelled {res['rows']} rows of {bench / 'manifest.csv'}")
+    for col in ("label", "changed", "mean change"):
+        table.add_column(col, justify="right")
+    for d in DIMENSIONS:
+        table.add_row(d, str(res["changed"][d]), f"{res['mean_change'][d]:+.3f}")
+    out_console.print(table)
+    offs = ", ".join(f"{k} {v:+.0f} ms" for k, v in res["own_offsets_ms"].items()) or "none"
+    console.print(
+        f"sources counted as offset: {offs}  (table: {bench / 'own_offsets.csv'})", soft_wrap=True
+    )
 
 
 @app.command("degradations")

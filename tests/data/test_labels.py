@@ -173,3 +173,26 @@ def test_labels_never_read_tfqa_features():
     assert not {
         m for m in imported if m.startswith(("tfqa.features", "tfqa.scoring", "tfqa.calibration"))
     }
+
+
+def test_a_source_offset_counts_once_and_adds_to_applied_shifts():
+    own = lab.ClipFacts(own_offset_ms=200.0)
+    clean = lab.label([], own)
+    assert clean["lip_sync"] == pytest.approx(lab.offset_score(200.0), abs=1e-4)
+    assert clean["cross_modal"] < 5.0 and clean["expression"] == 5.0
+    # an applied shift of -200 ms puts this source back in sync
+    back = lab.label([{"family": "av_offset", "value": -200.0}], own)
+    assert back["lip_sync"] == 5.0 and back["cross_modal"] == 5.0
+    # a mouth shift of +k frames is an audio lead of 40k ms, added to the source's lag
+    shifted = lab.label([{"family": "mouth_shift", "value": 2.0}], own)
+    assert shifted["lip_sync"] == pytest.approx(lab.offset_score(200.0 - 80.0), abs=1e-4)
+    # a family that does not move timing keeps the source's offset as its one timing error
+    noisy = lab.label([{"family": "noise_white", "value": 20.0}], own)
+    assert noisy["lip_sync"] == clean["lip_sync"]
+    # speed drift and the own offset add; with no own offset nothing changes
+    fast = lab.label([{"family": "speed", "value": 1.1}], lab.ClipFacts(n_frames=100))
+    fast_own = lab.label(
+        [{"family": "speed", "value": 1.1}], lab.ClipFacts(n_frames=100, own_offset_ms=-100.0)
+    )
+    assert fast_own["lip_sync"] != fast["lip_sync"]
+    assert lab.label([], lab.ClipFacts(own_offset_ms=0.0)) == lab.label([])

@@ -20,8 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from tfqa.errors import InputError
-from tfqa.features.sync import estimate_offset, load_sync_model
-from tfqa.io import ANALYSIS_RATE, HOP_SAMPLES, load_audio
+from tfqa.features.sync import estimate_offset, load_sync_model, sync_inputs
+from tfqa.io import ANALYSIS_RATE, HOP_SAMPLES
 
 
 def shift_audio(samples: np.ndarray, frames: int) -> np.ndarray:
@@ -107,12 +107,8 @@ def run_sync_bench(
 
 
 def _bench_clip(path, pipeline, model, shifts, window_s, tolerance) -> ClipSyncResult:
-    feats = pipeline.extract(path)
-    face = feats.blocks["face"]
-    mouth = face.sequences["mouth"]
-    cols = face.columns.get("mouth")
-    present = face.sequences["present"][:, 0] > 0.5
-    samples = load_audio(path, video_start_s=feats.info.video_start_s).samples
+    x = sync_inputs(pipeline, path)
+    mouth, cols, present, samples = x.mouth, x.columns, x.present, x.samples
     n = len(mouth)
     own = estimate_offset(mouth, cols, present, samples, model=model)
     win = int(round(window_s * ANALYSIS_RATE))

@@ -8,6 +8,8 @@ Steps (each resumable; the manifest is written atomically at the end):
    :data:`IDENTITY_LINKS`) so that splits can keep people disjoint.
 2. **Prepare** every source once (:func:`tfqa.data.degrade_prepare.prepare_source`).
    A source that cannot be prepared is reported and skipped.
+2b. **Own offsets**: each source's own A/V offset, counted in its labels where two
+   independent estimators agree (:mod:`tfqa.data.own_offset`, ``own_offsets.csv``).
 3. **Plan** ``variants_per_source`` variants per source, spread over its
    segments: a clean one per segment, the rest single or combined degradations.
    Each variant is the best of a few random candidates for the label histogram
@@ -16,7 +18,8 @@ Steps (each resumable; the manifest is written atomically at the end):
    logging each to ``log.jsonl`` as it goes.
 5. **Manifest** ``manifest.csv``: ``video, lip_sync, expression, audio_quality,
    cross_modal, overall, group, source, split`` (empty: the learning stack makes
-   group-disjoint splits), ``degradations`` (JSON) and bookkeeping columns.
+   group-disjoint splits), ``degradations`` (JSON), ``own_offset_ms`` and bookkeeping
+   columns.  ``relabel`` recomputes the labels of an existing build (no re-render).
 
 Everything random follows ``seed`` through per-clip and per-variant generators,
 so one seed gives one manifest and the same files.
@@ -53,6 +56,7 @@ from tfqa.data.degrade import (
 from tfqa.data.degrade_prepare import (
     PrepareConfig,
     PreparedClip,
+    load_prepared,
     load_prepared_audio,
     prepare_source,
 )
@@ -68,7 +72,7 @@ SYNTH_SEED_BASE = 1000  # synthesised sources use seeds 1000, 1001, ...
 SYNTH_GROUP = "synth_astronaut"  # every talking photo shows the same face (skimage astronaut)
 MANIFEST_COLUMNS = (
     "video", *lab.DIMENSIONS, "group", "source", "split", "degradations",
-    "visual", "kind", "clip", "families", "seed",
+    "visual", "kind", "clip", "families", "seed", "own_offset_ms",
 )  # fmt: skip
 
 # People who appear in several source clips (same face, or the same voice driving another
@@ -110,6 +114,8 @@ class BenchmarkConfig:
         prepare: normalisation of the sources (max side, segment length, CRF).
         jobs: worker processes rendering variants (1 = in this process).
         cache_dir: feature cache for the face mesh of prepared clips (None = tfqa's default).
+        own_offsets: measure each source's own A/V offset and count it in the labels
+            where two independent estimators agree (:mod:`tfqa.data.own_offset`).
     """
 
     sources: tuple[Path, ...]
@@ -121,6 +127,7 @@ class BenchmarkConfig:
     prepare: PrepareConfig = field(default_factory=PrepareConfig)
     jobs: int = 1
     cache_dir: Path | None = None
+    own_offsets: bool = True
 
     def __post_init__(self) -> None:
         if not self.sources and self.include_synth == 0:
@@ -174,13 +181,18 @@ class VariantPlan:
             return self.clip.path
         return out / "variants" / self.clip.source / f"{self.id}-{self.fingerprint}.mp4"
 
-    def row(self, out: Path) -> dict[str, Any]:
+    def row(self, out: Path, own_offset_ms: float = 0.0) -> dict[str, Any]:
+        """The manifest row; labels count the source's own offset (planning used 0)."""
+        labels = (
+            _labels(self.clip, self.degradations, own_offset_ms) if own_offset_ms else self.labels
+        )
         row: dict[str, Any] = {"video": os.path.relpath(self.video_path(out), out)}
-        row.update({k: self.labels[k] for k in lab.DIMENSIONS})
+        row.update({k: labels[k] for k in lab.DIMENSIONS})
         row.update(group=self.group, source=self.clip.source, split="",
                    degradations=json.dumps([d.to_dict() for d in self.degradations], sort_keys=True),
-                   visual=self.labels["visual"], kind=self.clip.kind, clip=self.clip.name,
-                   families="+".join(d.family for d in self.degradations), seed=self.seed)  # fmt: skip
+                   visual=labels["visual"], kind=self.clip.kind, clip=self.clip.name,
+                   families="+".join(d.family for d in self.degradations), seed=self.seed,
+                   own_offset_ms=own_offset_ms)  # fmt: skip
         return row
 
 
@@ -197,6 +209,7 @@ class BenchmarkReport:
     failed_variants: dict[str, str] = field(default_factory=dict)
     timings_s: dict[str, float] = field(default_factory=dict)
     label_histograms: dict[str, list[int]] = field(default_factory=dict)
+    own_offsets_ms: dict[str, float] = field(default_factory=dict)  # sources counted as offset
 
     @property
     def manifest(self) -> Path:
@@ -288,13 +301,15 @@ def _bin(score: float) -> int:
     return bisect.bisect_right(LABEL_BINS, score)
 
 
-def _facts(clip: PreparedClip) -> lab.ClipFacts:
-    return lab.ClipFacts(kind=clip.kind, n_frames=clip.n_frames)
+def _facts(clip: PreparedClip, own_offset_ms: float = 0.0) -> lab.ClipFacts:
+    return lab.ClipFacts(kind=clip.kind, n_frames=clip.n_frames, own_offset_ms=own_offset_ms)
 
 
-def _labels(clip: PreparedClip, degs: Sequence[Degradation]) -> dict[str, float]:
+def _labels(
+    clip: PreparedClip, degs: Sequence[Degradation], own_offset_ms: float = 0.0
+) -> dict[str, float]:
     records = [{"family": d.family, "value": d.value, "extra": d.extra} for d in degs]
-    return lab.label(records, _facts(clip))
+    return lab.label(records, _facts(clip, own_offset_ms))
 
 
 @lru_cache(maxsize=1)
@@ -422,13 +437,20 @@ def run_benchmark(cfg: BenchmarkConfig, progress: ProgressFn | None = None) -> B
     if not clips:
         raise ConfigError("no source could be prepared", hint="See the failures listed above")
 
+    t_own = time.perf_counter()
+    own = measure_own_offsets(clips, cfg.cache_dir, out, log, tell) if cfg.own_offsets else {}
+    report.own_offsets_ms = {k: v for k, v in own.items() if v}
+    report.timings_s["own_offsets"] = time.perf_counter() - t_own
+
     groups = {s.name: s.group for s in sources}
+    # planning balances the label histogram on the nominal labels (source taken as in sync),
+    # so a source's measured offset never changes which variants are drawn
     plans = plan_variants(clips, groups, cfg.variants_per_source, cfg.seed)
     t2 = time.perf_counter()
     ok = _render_all(plans, cfg, report, log, tell)
     report.timings_s["render"] = time.perf_counter() - t2
 
-    rows = [p.row(out) for p in plans if p.id in ok]
+    rows = [p.row(out, own.get(p.clip.source, 0.0)) for p in plans if p.id in ok]
     write_manifest(rows, report.manifest)
     _prune(out / "variants", {p.video_path(out) for p in plans}, log)
     report.n_variants = len(rows)
@@ -460,6 +482,105 @@ def _prepare_all(sources, cfg, report, log, tell) -> list[PreparedClip]:
         log("prepared", source=src.name, segments=[c.name for c in segs])
     tell("preparing", len(sources), len(sources), "")
     return clips
+
+
+def measure_own_offsets(
+    clips: Sequence[PreparedClip], cache_dir: Path | None, out: Path, log=None, tell=None
+) -> dict[str, float]:
+    """``{source: own offset counted in the labels, ms}``; writes ``out/own_offsets.csv``.
+
+    Measured on the whole source recording the segments were cut from (longer evidence:
+    the crude estimator is unreliable on a few seconds), or, where that file is gone, on
+    each prepared segment (medians).  Synthesised talking photos are in sync by
+    construction (their lips are driven by their own phones) and are not measured.  A clip
+    whose face or audio cannot be read is left out.
+    """
+    from tfqa.data import own_offset as oo
+    from tfqa.features.cache import FeatureCache
+    from tfqa.features.pipeline import FeaturePipeline
+
+    log = log or (lambda *a, **k: None)
+    tell = tell or (lambda *a: None)
+    pipe = FeaturePipeline(["face_mesh", "face"], cache=FeatureCache(cache_dir))
+    todo: list[tuple[str, Path]] = []  # (source, file measured)
+    for c in clips:
+        if c.kind == "synth" or c.face_coverage <= 0:
+            continue
+        whole = Path(c.source_path)
+        todo.append((c.source, whole) if whole.is_file() else (c.source, c.path))
+    todo = list(dict.fromkeys(todo))
+    by_source: dict[str, list[oo.SegmentOffset]] = {src: [] for src, _ in todo}
+    segs: list[oo.SegmentOffset] = []
+    for i, (src, path) in enumerate(todo):
+        tell("own offsets", i, len(todo), path.name)
+        try:
+            seg = oo.measure_clip(path, pipe)
+        except (TfqaError, OSError, ValueError) as exc:
+            log("own_offset_failed", clip=str(path), error=str(exc))
+            continue
+        segs.append(seg)
+        by_source[src].append(seg)
+    tell("own offsets", len(todo), len(todo), "")
+    offsets = [oo.combine_segments(src, ss) for src, ss in sorted(by_source.items())]
+    oo.write_table(out / "own_offsets.csv", offsets, segs)
+    for o in offsets:
+        log("own_offset", **oo.as_dict(o))
+    return {o.source: o.counted_ms for o in offsets}
+
+
+def relabel(out: Path, cache_dir: Path | None = None, own_offsets: bool = True,
+            progress: ProgressFn | None = None) -> dict[str, Any]:  # fmt: skip
+    """Recompute every label of an existing benchmark from its ``degradations`` column.
+
+    For a benchmark built before a label rule changed (or before own offsets were
+    counted): nothing is re-rendered; the prepared clips' facts come from
+    ``prepared/<source>.json``; the manifest is rewritten atomically, the one it
+    replaces kept as ``manifest.<time>.csv``.  Returns the
+    number of rows and, per dimension, how many labels changed and the mean change.
+    """
+    import pandas as pd
+
+    out = Path(out)
+    manifest = out / "manifest.csv"
+    if not manifest.is_file():
+        raise ConfigError(f"{manifest}: no manifest to relabel",
+                          hint="Point at a folder written by `tfqa make-benchmark`")  # fmt: skip
+    df = pd.read_csv(manifest, keep_default_na=False)
+    clips: dict[str, PreparedClip] = {}
+    for side in sorted((out / "prepared").glob("*.json")):
+        for c in load_prepared(out / "prepared", side.stem) or []:
+            clips[c.name] = c
+    missing = sorted(set(df["clip"]) - set(clips))
+    if missing:
+        raise ConfigError(f"{out}/prepared: no record of the prepared clips {missing[:5]}",
+                          hint="Relabel needs the folder make-benchmark wrote")  # fmt: skip
+    log = _Log(out / "log.jsonl")
+    used = [clips[n] for n in sorted(set(df["clip"]))]
+    own = measure_own_offsets(used, cache_dir, out, log, progress) if own_offsets else {}
+    old = df[list(lab.DIMENSIONS)].astype(float).to_numpy()
+    new_rows = []
+    for r in df.itertuples(index=False):
+        clip = clips[r.clip]
+        ms = own.get(clip.source, 0.0)
+        labels = lab.label(json.loads(r.degradations), _facts(clip, ms))
+        new_rows.append({**r._asdict(), **{k: labels[k] for k in lab.DIMENSIONS},
+                         "visual": labels["visual"], "own_offset_ms": ms})  # fmt: skip
+    stamp, k = time.strftime("%Y%m%d-%H%M%S"), 0
+    backup = manifest.with_name(f"manifest.{stamp}.csv")
+    while backup.exists():  # two relabels within a second keep both
+        k += 1
+        backup = manifest.with_name(f"manifest.{stamp}-{k}.csv")
+    backup.write_bytes(manifest.read_bytes())  # the labels being replaced are kept
+    write_manifest(new_rows, manifest)
+    new = np.array([[row[k] for k in lab.DIMENSIONS] for row in new_rows], float)
+    changed = np.abs(new - old) > 1e-6
+    log("relabelled", rows=len(df), own_offsets={k: v for k, v in own.items() if v})
+    return {
+        "rows": len(df),
+        "own_offsets_ms": {k: v for k, v in own.items() if v},
+        "changed": {k: int(changed[:, i].sum()) for i, k in enumerate(lab.DIMENSIONS)},
+        "mean_change": {k: float((new - old)[:, i].mean()) for i, k in enumerate(lab.DIMENSIONS)},
+    }
 
 
 def _render_all(plans: list[VariantPlan], cfg, report, log, tell) -> set[str]:

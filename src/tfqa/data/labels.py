@@ -4,7 +4,9 @@ No human ratings exist for our clips, so — as quality-assessment research does
 when MOS is scarce — each degradation's *applied size* is mapped to a score by
 a documented rule.  A label depends only on what was applied (the parameters
 in the manifest's ``degradations`` column) and on known properties of the
-source (its kind, its length); never on tfqa's own features, so a model
+source (its kind, its length, and its own A/V offset where two independent
+estimators agree that the source itself is out of sync — see
+:mod:`tfqa.data.own_offset`); never on the features of the variant, so a model
 trained on these labels cannot learn tfqa's zero-shot evidence back.
 
 Scale: the 5-grade impairment scale of ITU-R BT.500 / ITU-T P.800 ACR —
@@ -233,6 +235,9 @@ class ClipFacts:
 
     kind: str = "real"  # real | synth | generated
     n_frames: int = 200  # 25 fps frames of the prepared clip
+    # the source's own A/V offset (ms, > 0 = audio lags) where two independent estimators
+    # agree that it is out of sync (tfqa.data.own_offset); 0 = taken as in sync
+    own_offset_ms: float = 0.0
 
 
 Scores = dict[str, float]
@@ -245,7 +250,8 @@ def _impaired(score: float, share: float) -> float:
 
 
 def _offset(v: float, extra, facts) -> Scores:
-    s = offset_score(v)
+    # an applied shift adds to the source's own offset: the viewer sees the sum
+    s = offset_score(v + facts.own_offset_ms)
     return {"lip_sync": s, "cross_modal": _impaired(s, 0.5)}
 
 
@@ -267,7 +273,7 @@ def _speed(v: float, extra, facts) -> Scores:
     length = min(facts.n_frames, int(np.floor(facts.n_frames / v)))
     # picture and sound drift apart linearly: mean offset over the clip, video ahead when v > 1
     drift_ms = FRAME_MS * (v - 1.0) * (length - 1) / 2.0
-    s = offset_score(drift_ms)
+    s = offset_score(drift_ms + facts.own_offset_ms)
     return {"expression": SPEED(abs(math.log2(v))), "lip_sync": s, "cross_modal": _impaired(s, 0.5)}
 
 
@@ -279,6 +285,9 @@ def _silenced(v: float, extra, facts) -> Scores:
 def _one(dim: str, curve: Callable[[float], float]) -> RuleFn:
     return lambda v, extra, facts: {dim: curve(v)}
 
+
+# families whose rule already counts the source's own offset (see ``label``)
+TIMING_FAMILIES = frozenset({"av_offset", "mouth_shift", "speed"})
 
 RULES: Mapping[str, RuleFn] = {
     "av_offset": _offset,
@@ -336,7 +345,7 @@ def label(degradations: Iterable[Mapping[str, Any]], facts: ClipFacts | None = N
     Args:
         degradations: records with ``family``, ``value`` and optional ``extra``
             (as :meth:`tfqa.data.degrade.Degradation.to_dict` writes them).
-        facts: the source's kind and length.
+        facts: the source's kind, length and own A/V offset.
 
     Returns:
         ``{dim: score}`` for the five :data:`DIMENSIONS` and ``visual``, each in [1, 5].
@@ -347,8 +356,13 @@ def label(degradations: Iterable[Mapping[str, Any]], facts: ClipFacts | None = N
             f"Expected a source kind in {sorted(SOURCE_BASE)}, but got `{facts.kind}`"
         )
     per_dim: dict[str, list[float]] = {k: [SOURCE_BASE[facts.kind][k]] for k in IMPAIRED}
+    timed = False
     for d in degradations:
+        timed |= d["family"] in TIMING_FAMILIES
         for dim, s in degradation_scores(d["family"], d["value"], d.get("extra"), facts).items():
+            per_dim[dim].append(s)
+    if facts.own_offset_ms and not timed:  # the source's own offset is the only timing error
+        for dim, s in _offset(0.0, {}, facts).items():
             per_dim[dim].append(s)
     dims = {k: combine(v) for k, v in per_dim.items()}
     out = {k: round(dims[k], 4) for k in DIMENSIONS if k != "overall"}

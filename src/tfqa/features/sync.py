@@ -366,6 +366,34 @@ def aligned_signals(
     return observed, model.predict(stack_context(mel, model.context))
 
 
+@dataclass(frozen=True)
+class SyncInputs:
+    """What the offset estimators read from a clip: mouth signals, face presence, audio."""
+
+    mouth: np.ndarray  # (T, M) mouth-shape signals of the ``face`` block
+    columns: list[str] | None
+    present: np.ndarray  # (T,) bool
+    samples: np.ndarray  # 16 kHz mono, aligned to the first video frame
+
+    def lip_opening(self) -> np.ndarray:
+        """The inner-lip opening (NaN where no face): the crude estimators' mouth signal."""
+        col = self.columns.index("inner_open_mid") if self.columns else 0
+        lip = self.mouth[:, col].astype(float)
+        lip[~self.present] = np.nan
+        return lip
+
+
+def sync_inputs(pipeline: Any, path: str | Path) -> SyncInputs:
+    """Run (or read from its cache) ``pipeline``'s ``face`` block on ``path`` and load the audio."""
+    from tfqa.io import load_audio
+
+    feats = pipeline.extract(path)
+    face = feats.blocks["face"]
+    samples = load_audio(path, video_start_s=feats.info.video_start_s).samples
+    return SyncInputs(face.sequences["mouth"], face.columns.get("mouth"),
+                      face.sequences["present"][:, 0] > 0.5, samples)  # fmt: skip
+
+
 def estimate_offset(
     mouth: np.ndarray,
     columns: list[str] | None,
