@@ -60,6 +60,10 @@ def test_benchmark_labels_count_a_source_offset_and_relabel_restores(
     table = pd.read_csv(tmp_path / "bench" / "own_offsets.csv")
     assert table.loc[0, "source"] == "late" and table.loc[0, "counted_ms"] == clean["own_offset_ms"]
 
+    table_row = table.iloc[0]
+    assert table_row["measured_on"] == "late" and table_row["segments"] == 1  # the whole recording
+
+    rows.assign(my_note="keep me").to_csv(report.manifest, index=False)  # a user's own column
     before = report.manifest.read_bytes()
     res = relabel(tmp_path / "bench", feature_cache.root, own_offsets=False)
     nominal = pd.read_csv(report.manifest, keep_default_na=False)
@@ -73,3 +77,4 @@ def test_benchmark_labels_count_a_source_offset_and_relabel_restores(
         rows[["lip_sync", "cross_modal", "overall"]]
     )
     assert json.loads(again.loc[0, "degradations"]) == json.loads(rows.loc[0, "degradations"])
+    assert (again["my_note"] == "keep me").all()

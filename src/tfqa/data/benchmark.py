@@ -571,7 +571,7 @@ def relabel(out: Path, cache_dir: Path | None = None, own_offsets: bool = True,
         k += 1
         backup = manifest.with_name(f"manifest.{stamp}-{k}.csv")
     backup.write_bytes(manifest.read_bytes())  # the labels being replaced are kept
-    write_manifest(new_rows, manifest)
+    write_manifest(new_rows, manifest, extra_columns=list(df.columns))  # a user's columns stay
     new = np.array([[row[k] for k in lab.DIMENSIONS] for row in new_rows], float)
     changed = np.abs(new - old) > 1e-6
     log("relabelled", rows=len(df), own_offsets={k: v for k, v in own.items() if v})
@@ -655,12 +655,15 @@ def _prune(folder: Path, keep: set[Path], log: _Log) -> None:
             log("pruned", file=str(f))
 
 
-def write_manifest(rows: list[dict[str, Any]], path: Path) -> Path:
+def write_manifest(
+    rows: list[dict[str, Any]], path: Path, extra_columns: Sequence[str] = ()
+) -> Path:
     """Write the manifest CSV atomically (a reader never sees half a file)."""
     import io
 
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(MANIFEST_COLUMNS), lineterminator="\n")
+    columns = [*MANIFEST_COLUMNS, *(c for c in extra_columns if c not in MANIFEST_COLUMNS)]
+    writer = csv.DictWriter(buf, fieldnames=columns, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
     return _write_atomic(path, buf.getvalue())

@@ -128,12 +128,13 @@ def write_table(path: Path, offsets: Sequence[OwnOffset], segs: Sequence[Segment
     with path.open("w", newline="") as fh:
         w = csv.writer(fh, lineterminator="\n")
         w.writerow(["source", "segments", "tfqa_frames", "crude_frames", "counted_frames",
-                    "counted_ms", "per_segment_tfqa", "per_segment_crude"])  # fmt: skip
+                    "counted_ms", "per_segment_tfqa", "per_segment_crude", "measured_on"])  # fmt: skip
         for o in offsets:
             ss = by_source.get(o.source, [])
             w.writerow([o.source, o.segments, o.tfqa_frames, o.crude_frames, o.counted_frames,
                         o.counted_ms, " ".join(f"{s.tfqa_frames:+.0f}" for s in ss),
-                        " ".join(f"{s.crude_frames:+.0f}" for s in ss)])  # fmt: skip
+                        " ".join(f"{s.crude_frames:+.0f}" for s in ss),
+                        " ".join(s.clip for s in ss)])  # fmt: skip
     return path
 
 
