@@ -184,3 +184,28 @@ def test_factory_errors_and_overrides():
 
 def test_task_order():
     assert TASKS == ("lip_sync", "expression", "audio_quality", "cross_modal", "overall")
+
+
+def test_modality_dropout_drops_whole_modalities_in_training_only():
+    torch.manual_seed(0)
+    model = tiny(modality_dropout=0.5, dropout=0.0)
+    x = batch(b=64)
+    model.train()
+    keep = model._modality_keep(torch.zeros(64, 20, 5, 16))
+    assert set(keep.unique().tolist()) == {0.0, 1.0} and (keep.sum(1) >= 1).all()
+    assert 0.3 < 1 - keep.mean().item() < 0.6  # about half dropped, never all of a window's
+    out = model(x)
+    # a dropped modality's time-pooled embedding is exactly zero
+    zero_rows = (out.modality_embeddings.abs().sum(-1) == 0).float().mean().item()
+    assert 0.3 < zero_rows < 0.6
+    model.eval()
+    a, b = model(x).scores, model(x).scores
+    assert torch.equal(a, b) and (model(x).modality_embeddings.abs().sum(-1) > 0).all()
+    # off (the thesis default): identical to the model without the option
+    torch.manual_seed(1)
+    plain = tiny(dropout=0.0).train()
+    torch.manual_seed(1)
+    off = tiny(modality_dropout=0.0, dropout=0.0).train()
+    assert torch.equal(plain(x).scores, off(x).scores)
+    with pytest.raises(ConfigError, match="modality_dropout"):
+        ModelConfig(modality_dropout=1.0)

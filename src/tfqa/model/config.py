@@ -48,6 +48,11 @@ class ModelConfig:
         fusion: ``dual`` (Path A + Path B), ``statistical`` (Path A only, no
             Transformer anywhere) or ``transformer`` (Path B only).
         fusion_layers: layers of the Path-B Transformer over modality tokens.
+        modality_dropout: in training, the probability of dropping each sequence
+            modality of a window (all its embeddings zeroed; at least one kept) —
+            ModDrop (Neverova et al. 2015, arXiv:1501.00102), our addition: it keeps
+            the model from leaning on one modality's identity cues and makes it use
+            the per-clip evidence.  0 = off (the thesis).
     """
 
     embed_dim: int = 256
@@ -60,6 +65,7 @@ class ModelConfig:
     use_clip_stats: bool = True
     fusion: str = "dual"
     fusion_layers: int = 1
+    modality_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         _positive(self, "embed_dim", "num_layers", "num_heads", "ffn_dim", "max_len")
@@ -69,6 +75,10 @@ class ModelConfig:
             )
         if not 0.0 <= self.dropout < 1.0:
             raise ConfigError(f"Expected `dropout` in [0, 1), but got {self.dropout}")
+        if not 0.0 <= self.modality_dropout < 1.0:
+            raise ConfigError(
+                f"Expected `modality_dropout` in [0, 1), but got {self.modality_dropout}"
+            )
         _choices("modalities", self.modalities, MODALITIES, many=True)
         if not self.modalities:
             raise ConfigError("Expected at least one modality in `modalities`")
