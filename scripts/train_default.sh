@@ -28,6 +28,13 @@ TFQA="nice -n 5 .venv/bin/tfqa"
 PY="nice -n 5 .venv/bin/python"
 mkdir -p "$WORK" "$RUNS"
 log() { echo "[$(date +%H:%M:%S)] $*" | tee -a "$WORK/train_default.log"; }
+# fresh OUT IN...: OUT exists and is newer than every IN (a finished step is not run again)
+fresh() {
+  local out=$1
+  shift
+  [ -e "$out" ] || return 1
+  for f in "$@"; do [ "$out" -nt "$f" ] || return 1; done
+}
 
 # 1. the labelled benchmark (issue 4: 41 real clips x 75 variants + 4 talking photos)
 if [ ! -f "$BENCH/manifest.csv" ]; then
@@ -97,10 +104,12 @@ train optimized optimized "${OPT_EPOCHS:-2}" data.window=75 data.eval_windows=2 
   train.warmup_steps=20 train.cycle_epochs=2 train.grad_checkpointing=false loss.weighting="$best_w"
 
 # 5. pick the shipped model on val, then compare everything on test
-$TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split val --baselines "" \
-  --no-zero-shot --resamples 50 --out "$RUNS/select_model" \
-  --checkpoint standard="$RUNS/w_$best_w/best.pt" --checkpoint optimized="$RUNS/optimized/best.pt" \
-  > "$RUNS/select_model.out"
+CKPTS=("$RUNS/w_$best_w/best.pt" "$RUNS/optimized/best.pt" "$BENCH/manifest.csv")
+fresh "$RUNS/select_model/mean_plcc.csv" "${CKPTS[@]}" ||
+  $TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split val --baselines "" \
+    --no-zero-shot --resamples 50 --out "$RUNS/select_model" \
+    --checkpoint standard="$RUNS/w_$best_w/best.pt" --checkpoint optimized="$RUNS/optimized/best.pt" \
+    > "$RUNS/select_model.out"
 best=$($PY -c "import pandas as pd; t = pd.read_csv('$RUNS/select_model/mean_plcc.csv'); print(t.loc[t['value'].idxmax(), 'scorer'])")
 best_ckpt=$([ "$best" = standard ] && echo "$RUNS/w_$best_w/best.pt" || echo "$RUNS/optimized/best.pt")
 log "model picked on val: $best ($best_ckpt)"
@@ -109,10 +118,11 @@ if [ "$(stat -c %s "$best_ckpt")" -gt $((25 * 1024 * 1024)) ]; then  # the packa
   log "over 25 MB: shipping the standard model instead ($best_ckpt)"
 fi
 log "compare on test"
-$TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split test --out "$RUNS/compare_test" \
-  --checkpoint "$best"="$best_ckpt" \
-  --checkpoint "$([ "$best" = standard ] && echo optimized || echo standard)"="$([ "$best" = standard ] && echo "$RUNS/optimized/best.pt" || echo "$RUNS/w_$best_w/best.pt")" \
-  > "$RUNS/compare_test.out"
+fresh "$RUNS/compare_test/comparison.csv" "${CKPTS[@]}" ||
+  $TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split test --out "$RUNS/compare_test" \
+    --checkpoint "$best"="$best_ckpt" \
+    --checkpoint "$([ "$best" = standard ] && echo optimized || echo standard)"="$([ "$best" = standard ] && echo "$RUNS/optimized/best.pt" || echo "$RUNS/w_$best_w/best.pt")" \
+    > "$RUNS/compare_test.out"
 
 # 6. ship: the inference checkpoint + a JSON sidecar (hash, metrics, provenance)
 if [ "${SHIP:-1}" = 1 ]; then
