@@ -77,6 +77,14 @@ def test_resume_continues_exactly(tmp_path):
     assert b["scheduler"]["last_epoch"] == a["scheduler"]["last_epoch"]
     with pytest.raises(ConfigError, match="config differs"):
         fit(load_config("smoke", {**over, "train.lr": 1e-2}), fs, tmp_path / "b", resume=True)
+    # a run started before a setting existed (its checkpoint lacks the key) still resumes,
+    # the setting taking its default
+    ckpt = load_checkpoint(tmp_path / "b" / "last.pt")
+    del ckpt["config"]["model"]["modality_dropout"]
+    torch.save(ckpt, tmp_path / "b" / "last.pt")
+    more = fit(load_config("smoke", {**over, "train.epochs": 4}), fs, tmp_path / "b",
+               resume=True, log=lambda m: None)  # fmt: skip
+    assert [h["epoch"] for h in more.history] == [0, 1, 2, 3]
 
 
 def test_checkpoint_is_self_describing(tmp_path):

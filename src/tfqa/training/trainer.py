@@ -41,7 +41,7 @@ from tfqa.data.store import FeatureSet, FeatureStore, load_feature_set
 from tfqa.data.windows import WindowDataset
 from tfqa.errors import ConfigError
 from tfqa.model.checkpoint import load_checkpoint, save_checkpoint, to_numpy
-from tfqa.model.config import to_dict
+from tfqa.model.config import build, to_dict
 from tfqa.model.inference import predict, resolve_device
 from tfqa.model.model import OptimizedMTLModel, consistency_loss
 from tfqa.training.amp import AmpPlan, resolve_amp
@@ -468,7 +468,10 @@ def fit(
     ckpt = None
     if resume and (out_dir / "last.pt").is_file():
         ckpt = load_checkpoint(out_dir / "last.pt")
-        if _resumable(ckpt["config"]) != _resumable(to_dict(config)):
+        # the stored config read through today's dataclasses: a setting added since the run
+        # started takes its default (the behaviour the run was trained with) and does not block
+        stored = to_dict(build(ExperimentConfig, ckpt["config"], where="checkpoint config"))
+        if _resumable(stored) != _resumable(to_dict(config)):
             raise ConfigError(
                 "the config differs from the one the run was started with",
                 path=out_dir / "last.pt",
