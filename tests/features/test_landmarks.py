@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -65,7 +67,9 @@ def test_face_lost_for_part_of_the_clip_is_scored_with_coverage(tmp_path, synth_
     half = len(frames) // 2
     frames = frames[:half] + [np.zeros_like(f) for f in frames[half:]]
     p = write_clip(tmp_path / "lost.mp4", frames, 25, load_audio(src).samples, 16_000)
-    feats = FeaturePipeline(["face_mesh", "face"], cache=False).extract(p)
+    with warnings.catch_warnings():  # told through feats.warnings, not numpy's console noise
+        warnings.simplefilter("error")
+        feats = FeaturePipeline(["face_mesh", "face"], cache=False).extract(p)
     assert feats.blocks["face"].stats["face_coverage"] == pytest.approx(0.5, abs=0.05)
     assert any("face lost" in w for w in feats.warnings)
 

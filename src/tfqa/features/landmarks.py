@@ -25,6 +25,7 @@ Two extractors:
 from __future__ import annotations
 
 import os
+import warnings
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
@@ -559,7 +560,9 @@ class Face(DerivedExtractor):
         steps = steps / np.maximum(iod[idx[1:]], 1e-6)
         both = ok[1:] & ok[:-1]
         # jitter: second difference of aligned non-rigid-free points (acceleration noise)
-        acc = np.nanmean(np.linalg.norm(np.diff(kp[:, :, :2], n=2, axis=0), axis=2), axis=1)
+        with warnings.catch_warnings():  # frames without a face are all-NaN rows; masked below
+            warnings.simplefilter("ignore", RuntimeWarning)
+            acc = np.nanmean(np.linalg.norm(np.diff(kp[:, :, :2], n=2, axis=0), axis=2), axis=1)
         acc_ok = ok[2:] & ok[1:-1] & ok[:-2]
         yaw_pitch = pose[:, :3]
         head_speed = np.linalg.norm(np.diff(yaw_pitch, axis=0), axis=1) * ANALYSIS_RATE
