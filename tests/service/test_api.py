@@ -4,6 +4,7 @@ health, docs, and the bad inputs (oversized, non-video, traversal names and path
 from __future__ import annotations
 
 import os
+import warnings
 
 import pytest
 from tests.service.conftest import TOKEN
@@ -50,6 +51,9 @@ def test_upload_status_list_and_video_ranges(client, tiny_clip):
     assert part.status_code == 206
     assert part.headers["content-range"] == f"bytes 100-199/{size}"
     assert part.content == tiny_clip.read_bytes()[100:200]
+    head = client.head(f"/api/v1/jobs/{job['id']}/video")  # players probe with HEAD first
+    assert head.status_code == 200 and int(head.headers["content-length"]) == size
+    assert head.content == b""
 
 
 def test_pagination(client, tiny_clip):
@@ -214,7 +218,11 @@ def test_health_docs_pages_and_unknown_routes(client):
     assert h["workers"] == {"wanted": 0, "alive": 0, "processes": []}
     assert h["queue_length"] == 0 and h["config"]["scorer"] == "learned"
     assert client.get("/docs").status_code == 200
-    paths = client.get("/openapi.json").json()["paths"]
+    with warnings.catch_warnings():  # e.g. FastAPI's "Duplicate Operation ID"
+        warnings.simplefilter("error")
+        paths = client.get("/openapi.json").json()["paths"]
+    ops = [op["operationId"] for item in paths.values() for op in item.values()]
+    assert len(ops) == len(set(ops))  # client generators need unique operation ids
     for p in ("/api/v1/jobs", "/api/v1/jobs/{job_id}", "/api/v1/jobs/{job_id}/result",
               "/api/v1/jobs/{job_id}/video", "/api/v1/jobs/from-path", "/api/v1/health"):  # fmt: skip
         assert p in paths

@@ -165,9 +165,11 @@ def get_result(job_id: str, request: Request) -> dict[str, Any]:
     return result
 
 
-@router.api_route(
+@router.head(
+    "/jobs/{job_id}/video", include_in_schema=False
+)  # the same handler; one operation in the schema
+@router.get(
     "/jobs/{job_id}/video",
-    methods=["GET", "HEAD"],
     summary="The job's video (HTTP Range supported)",
 )
 def get_video(job_id: str, request: Request) -> FileResponse:

@@ -91,9 +91,11 @@ def rater_trial(
     }
 
 
-@router.api_route(
+@router.head(
+    "/studies/{study_id}/raters/{rater}/trials/{trial}/video/{side}", include_in_schema=False
+)  # the same handler; one operation in the schema
+@router.get(
     "/studies/{study_id}/raters/{rater}/trials/{trial}/video/{side}",
-    methods=["GET", "HEAD"],
     summary="A trial's left or right video (HTTP Range supported)",
 )
 def rater_video(
