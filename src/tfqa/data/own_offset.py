@@ -12,13 +12,13 @@ learned and counted (``ClipFacts.own_offset_ms``) only where they agree:
 
 - ``tfqa``: tfqa's sync estimator (:func:`tfqa.features.sync.estimate_offset`,
   a ridge model of mouth shape from speech, fitted on synthesised talking
-  photos) over the whole prepared clip;
+  photos) over the whole recording;
 - ``crude``: the lag (±15 frames) maximising the correlation of the
   frame-to-frame change of the inner-lip opening with the change of the log
   speech-band envelope (:func:`crude_offset`) — no model, no band-pass.
 
-Rule (:func:`decide`): per source, the median over its segments of each
-estimator; counted when both are at least :data:`MIN_FRAMES` frames away from
+Rule (:func:`decide`): per source, each estimator on the whole source recording
+(the median over its prepared segments where the recording is gone); counted when both are at least :data:`MIN_FRAMES` frames away from
 zero on the same side and within :data:`TOLERANCE` frames of each other; the
 value counted is the *crude* estimate's, so a label never takes its size from
 tfqa's own estimator (which only has a veto).  Otherwise the source is taken as
@@ -34,7 +34,8 @@ from pathlib import Path
 
 import numpy as np
 
-FRAME_MS = 40.0  # one frame at the analysis rate (25 Hz)
+from tfqa.io.constants import FRAME_MS
+
 MAX_LAG = 15  # frames searched either way
 MIN_FRAMES = 2  # |offset| below this is within the estimators' own ±1-frame error: in sync
 TOLERANCE = 1  # frames by which the two estimates may differ and still agree
