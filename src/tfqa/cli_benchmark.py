@@ -144,10 +144,10 @@ def relabel(
     for d in DIMENSIONS:
         table.add_row(d, str(res["changed"][d]), f"{res['mean_change'][d]:+.3f}")
     out_console.print(table)
-    offs = ", ".join(f"{k} {v:+.0f} ms" for k, v in res["own_offsets_ms"].items()) or "none"
-    console.print(
-        f"sources counted as offset: {offs}  (table: {bench / 'own_offsets.csv'})", soft_wrap=True
-    )
+    if own_offsets:
+        offs = ", ".join(f"{k} {v:+.0f} ms" for k, v in res["own_offsets_ms"].items()) or "none"
+        console.print(f"sources counted as offset: {offs}  (table: {bench / 'own_offsets.csv'})",
+                      soft_wrap=True)  # fmt: skip
 
 
 @app.command("degradations")
