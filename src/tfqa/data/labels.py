@@ -286,7 +286,8 @@ def _one(dim: str, curve: Callable[[float], float]) -> RuleFn:
     return lambda v, extra, facts: {dim: curve(v)}
 
 
-# families whose rule already counts the source's own offset (see ``label``)
+# families whose rule already counts the source's own offset (see ``label``); a variant with two
+# of them (e.g. av_offset + speed) counts it in each rule: a slight over-penalty, accepted
 TIMING_FAMILIES = frozenset({"av_offset", "mouth_shift", "speed"})
 
 RULES: Mapping[str, RuleFn] = {
