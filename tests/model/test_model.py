@@ -192,6 +192,7 @@ def test_modality_dropout_drops_whole_modalities_in_training_only():
     x = batch(b=64)
     model.train()
     keep = model._modality_keep(torch.zeros(64, 20, 5, 16))
+    assert keep is not None
     assert set(keep.unique().tolist()) == {0.0, 1.0} and (keep.sum(1) >= 1).all()
     assert 0.3 < 1 - keep.mean().item() < 0.6  # about half dropped, never all of a window's
     out = model(x)

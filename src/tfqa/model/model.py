@@ -198,8 +198,9 @@ class OptimizedMTLModel(nn.Module):
                 f"Expected windows of at most {self.config.max_len} frames, but got {t}"
             )
         emb = torch.stack([self.branches[m](batch[m]) for m in self.config.modalities], dim=2)
-        keep = self._modality_keep(emb)  # (B, M): 1 = used, 0 = dropped (training only)
-        emb = emb * keep[:, None, :, None]
+        keep = self._modality_keep(emb)  # (B, M) 1 = used / 0 = dropped; None = all used
+        if keep is not None:
+            emb = emb * keep[:, None, :, None]
         pooled = masked_mean(emb, valid)  # (B, M, E)
         clip_tok = [self.clip_branch(batch["clip"])] if self.clip_branch is not None else []
         paths = []
@@ -207,7 +208,8 @@ class OptimizedMTLModel(nn.Module):
             stats = [pooled.flatten(1), masked_std(emb, valid).flatten(1), *clip_tok]
             paths.append(self.path_a(torch.cat(stats, dim=1)))
         if self.use_b:
-            frames = emb.sum(2) / keep.sum(1)[:, None, None]  # mean over the modalities kept
+            # mean over the modalities kept
+            frames = emb.mean(2) if keep is None else emb.sum(2) / keep.sum(1)[:, None, None]
             h = self._encode(frames + self.pos[:t], ~valid)
             tokens = torch.cat(
                 [masked_mean(h, valid).unsqueeze(1), pooled, *[c.unsqueeze(1) for c in clip_tok]],
@@ -227,13 +229,12 @@ class OptimizedMTLModel(nn.Module):
         scores = SCORE_MIN + (SCORE_MAX - SCORE_MIN) * scores
         return ModelOutput(scores, pooled)
 
-    def _modality_keep(self, emb: torch.Tensor) -> torch.Tensor:
-        """ModDrop mask ``(B, M)``: all ones unless training with ``modality_dropout > 0``."""
+    def _modality_keep(self, emb: torch.Tensor) -> torch.Tensor | None:
+        """ModDrop mask ``(B, M)`` when training with ``modality_dropout > 0``, else None."""
         b, m = emb.shape[0], emb.shape[2]
         p = self.config.modality_dropout
-        keep = torch.ones(b, m, device=emb.device, dtype=emb.dtype)
         if not (self.training and p > 0 and m > 1):
-            return keep
+            return None  # inference and the thesis setting: no mask, no extra work
         keep = (torch.rand(b, m, device=emb.device) >= p).to(emb.dtype)
         none = keep.sum(1) == 0  # never drop everything: keep one modality at random
         if none.any():
