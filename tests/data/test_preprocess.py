@@ -83,3 +83,33 @@ def test_whitening_gives_unit_variance(whiten):
     t, _ = fit_modality(_data(n=2000), 4, whiten=whiten)
     var = t.transform(_data(n=2000)).var(0)
     assert (np.allclose(var, 1, atol=0.15)) == whiten
+
+
+def test_centre_clip_removes_each_columns_mean_over_finite_frames():
+    from tfqa.data.preprocess import centre_clip
+
+    x = np.array([[1.0, 10.0, np.nan], [3.0, np.nan, np.nan], [5.0, 20.0, np.nan]], np.float32)
+    got = centre_clip(x)
+    np.testing.assert_allclose(got[:, 0], [-2.0, 0.0, 2.0])
+    np.testing.assert_allclose(got[[0, 2], 1], [-5.0, 5.0])
+    assert np.isnan(got[1, 1]) and np.isnan(got[:, 2]).all()  # gaps stay gaps for imputation
+
+
+def test_centred_keypoints_ignore_the_face_shape_and_roundtrip():
+    clips = make_synthetic(8, 50, seed=0).clips
+    # the same clip seen on two faces: every landmark coordinate moved by a per-person constant
+    other = dict(clips[0])
+    other["keypoints"] = clips[0]["keypoints"] + np.linspace(-1, 1, clips[0]["keypoints"].shape[1])
+    pca = {"keypoints": 6}
+    plain = fit_preprocessor(clips, pca, centre=())
+    centred = fit_preprocessor(clips, pca, centre=("keypoints",))
+    a, b = centred.transform(clips[0]), centred.transform(other)
+    np.testing.assert_allclose(a["keypoints"], b["keypoints"], atol=1e-4)
+    assert not np.allclose(
+        plain.transform(clips[0])["keypoints"], plain.transform(other)["keypoints"], atol=1e-2
+    )
+    np.testing.assert_allclose(a["audio"], b["audio"])  # other modalities untouched
+    back = Preprocessor.from_state(centred.state())  # the flag travels in checkpoints
+    np.testing.assert_allclose(back.transform(other)["keypoints"], b["keypoints"], atol=1e-6)
+    old = Preprocessor.from_state(plain.state())  # states without the flag: not centred
+    assert not old.transforms["keypoints"].centred

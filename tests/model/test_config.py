@@ -74,6 +74,7 @@ def test_duplicate_key_is_an_error(tmp_path):
         ("train: {amp: fp8}", "amp"),
         ("data: {window: 200}", r"data.window.*model.max_len"),
         ("model: {modalities: [visual, smell]}", "smell"),
+        ("data: {centre: [nose]}", r"nose.*data.centre"),
     ],
 )
 def test_bad_values(tmp_path, text, message):

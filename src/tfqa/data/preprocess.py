@@ -45,6 +45,11 @@ class ModalityTransform:
     pca_mean: np.ndarray | None = None
     explained_variance_ratio: np.ndarray | None = None
     whiten_scale: np.ndarray | None = None
+    clip_centred: np.ndarray | None = None  # [1.0]: each clip's own mean is removed first
+
+    @property
+    def centred(self) -> bool:
+        return self.clip_centred is not None and bool(np.asarray(self.clip_centred).any())
 
     @property
     def in_dim(self) -> int:
@@ -57,6 +62,8 @@ class ModalityTransform:
     def transform(self, x: np.ndarray) -> np.ndarray:
         """``(..., D)`` raw features (NaN allowed) → ``(..., K)`` float32."""
         x = np.asarray(x, dtype=np.float32)
+        if self.centred:
+            x = centre_clip(x)
         x = np.where(np.isnan(x), self.median, x)
         x = (x - self.mean) / self.scale
         if self.components is not None:
@@ -67,6 +74,17 @@ class ModalityTransform:
 
     def state(self) -> dict[str, np.ndarray]:
         return {k: v for k, v in vars(self).items() if v is not None}
+
+
+def centre_clip(x: np.ndarray) -> np.ndarray:
+    """``(T, D)`` minus each column's mean over its finite frames (NaN stays NaN; an all-NaN
+    column is left as is).  Removes what is constant over a clip -- for landmarks, the
+    person's face shape -- and keeps the motion."""
+    x = np.asarray(x, dtype=np.float32)
+    ok = np.isfinite(x)
+    n = ok.sum(axis=0)
+    mean = np.where(ok, x, 0.0).sum(axis=0) / np.maximum(n, 1)
+    return (x - mean).astype(np.float32, copy=False)
 
 
 def fit_modality(
@@ -162,6 +180,7 @@ def fit_preprocessor(
     whiten: bool = False,
     max_fit_frames: int = 50_000,
     seed: int = 0,
+    centre: Sequence[str] = (),
     log: Callable[[str], None] | None = None,
 ) -> Preprocessor:
     """Fit the preprocessing on training clips.
@@ -174,6 +193,8 @@ def fit_preprocessor(
         max_fit_frames: frames sampled (evenly over clips, seeded) to fit the
             per-frame transforms, bounding memory and time on large corpora.
         seed: sampling and PCA seed.
+        centre: sequence modalities whose per-clip mean is removed before everything else
+            (e.g. ``("keypoints",)``: motion without the person's face shape).
         log: receives notes (reduced PCA sizes, explained variance).
     """
     rng = np.random.default_rng(seed)
@@ -184,7 +205,8 @@ def fit_preprocessor(
         n = len(arrays["mask"])
         pick = np.sort(rng.choice(n, size=min(n, per_clip), replace=False))
         for k in SEQUENCE_KEYS:
-            frames[k].append(np.asarray(arrays[k], dtype=np.float32)[pick])
+            x = np.asarray(arrays[k], dtype=np.float32)
+            frames[k].append((centre_clip(x) if k in centre else x)[pick])
         clip_rows.append(np.asarray(arrays["clip"], dtype=np.float32))
     data = {k: np.concatenate(v) for k, v in frames.items()}
     data["clip"] = np.stack(clip_rows)
@@ -192,6 +214,8 @@ def fit_preprocessor(
     for k in INPUT_KEYS:
         size = pca_sizes.get(k) if use_pca else None
         transforms[k], note = fit_modality(data[k], size, whiten=whiten, seed=seed)
+        if k in centre:
+            transforms[k].clip_centred = np.ones(1, np.float32)
         if note:
             notes.append(f"{k}: {note}")
     pre = Preprocessor(transforms, notes)

@@ -59,6 +59,7 @@ class DataConfig:
     pca: dict[str, int] = field(default_factory=_thesis_pca)
     use_pca: bool = True
     pca_whiten: bool = False
+    centre: tuple[str, ...] = ()  # modalities centred per clip (e.g. keypoints: no face shape)
     max_fit_frames: int = 50_000
     split_fractions: tuple[float, ...] = (0.8, 0.1, 0.1)
     split_seed: int = 0
@@ -73,6 +74,12 @@ class DataConfig:
                 )
             if v <= 0:
                 raise ConfigError(f"Expected `pca.{k}` to be positive, but got {v}")
+        for k in self.centre:
+            if k not in MODALITIES:
+                raise ConfigError(
+                    f"unknown modality `{k}` in `data.centre`",
+                    hint=f"valid: {', '.join(MODALITIES)}",
+                )
 
 
 @dataclass(frozen=True)

@@ -222,6 +222,7 @@ class Trainer:
             whiten=d.pca_whiten,
             max_fit_frames=d.max_fit_frames,
             seed=self.cfg.train.seed,
+            centre=d.centre,
             log=self.log,
         )
 
