@@ -2,24 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-SCRIPT = Path(__file__).resolve().parents[2] / "benchmarks" / "evidence_ceiling.py"
 
-
-def _load():
-    spec = importlib.util.spec_from_file_location("evidence_ceiling", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-def test_leave_one_group_out_learns_a_shared_rule_and_not_noise():
-    mod = _load()
+def test_leave_one_group_out_learns_a_shared_rule_and_not_noise(load_benchmark):
+    mod = load_benchmark("evidence_ceiling")
     rng = np.random.default_rng(0)
     n, groups = 400, np.repeat([f"g{i}" for i in range(8)], 50)
     x = pd.DataFrame({"evidence": rng.uniform(-1, 1, n), "noise": rng.normal(size=n)})
@@ -30,8 +18,8 @@ def test_leave_one_group_out_learns_a_shared_rule_and_not_noise():
     assert abs(np.corrcoef(pred["b"], y["b"])[0, 1]) < 0.3  # a label the evidence does not carry
 
 
-def test_held_out_group_is_never_seen():
-    mod = _load()
+def test_held_out_group_is_never_seen(load_benchmark):
+    mod = load_benchmark("evidence_ceiling")
     # each group's label is its own constant and the feature identifies the group: a model that
     # saw the held-out group would predict its constant; out of group it cannot
     groups = np.repeat(["a", "b", "c", "d"], 30)

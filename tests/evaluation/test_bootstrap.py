@@ -51,3 +51,35 @@ def test_degenerate_and_tiny_inputs():
     tiny = bootstrap_metrics(t[:2], t[:2], ["mae"])
     assert np.isnan(tiny["mae"].low)
     assert pytest.approx(0.0) == tiny["mae"].value
+
+
+def test_group_bootstrap_of_identical_groups_has_no_spread():
+    # every group holds the same clips: any resample of groups has the point's PLCC
+    t, p = sample(40)
+    t4, p4 = np.tile(t, 4), np.tile(p, 4)
+    groups = np.repeat(["a", "b", "c", "d"], 40)
+    e = bootstrap_metrics(t4, p4, ["plcc"], n_resamples=50, groups=groups)["plcc"]
+    assert e.low == pytest.approx(e.value) and e.high == pytest.approx(e.value)
+    # ... while resampling clips does spread it
+    c = bootstrap_metrics(t4, p4, ["plcc"], n_resamples=50)["plcc"]
+    assert c.high - c.low > 0.02
+
+
+def test_group_bootstrap_is_wider_when_groups_share_an_error():
+    # a per-group bias: clips of a group move together, so people matter more than clips
+    rng = np.random.default_rng(3)
+    groups = np.repeat(np.arange(12), 50)
+    t = rng.uniform(1, 5, len(groups))
+    p = t + rng.normal(0, 1.2, 12)[groups] + rng.normal(0, 0.3, len(groups))
+    by_group = bootstrap_metrics(t, p, ["plcc"], n_resamples=200, groups=groups)["plcc"]
+    by_clip = bootstrap_metrics(t, p, ["plcc"], n_resamples=200)["plcc"]
+    assert by_group.low <= by_group.value <= by_group.high
+    assert by_group.high - by_group.low > 2 * (by_clip.high - by_clip.low)
+
+
+def test_group_bootstrap_needs_three_groups_and_one_group_per_clip():
+    t, p = sample(30)
+    two = bootstrap_metrics(t, p, ["plcc"], groups=np.repeat([0, 1], 15))["plcc"]
+    assert np.isfinite(two.value) and np.isnan(two.low)
+    with pytest.raises(ValueError, match="one group per clip"):
+        bootstrap_metrics(t, p, ["plcc"], groups=[0, 1, 2])

@@ -10,6 +10,11 @@ A resample on which a metric is undefined (a constant series: no
 correlation) makes scipy's interval NaN; when at least
 :data:`MIN_DEFINED_SHARE` of the resamples are defined, the interval is taken
 over those instead (and stays NaN otherwise).
+
+With ``groups`` (e.g. the person each clip shows), whole groups are resampled
+instead of clips (a cluster bootstrap): the interval then says how much the
+figure would move with *other people*, not only with other clips of the
+same people — wider when a group's clips share an error.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ def bootstrap_metrics(
     n_resamples: int = N_RESAMPLES,
     confidence: float = CONFIDENCE,
     seed: int = 0,
+    groups: Sequence | np.ndarray | None = None,
 ) -> dict[str, Estimate]:
     """Point estimates and percentile-bootstrap intervals of metrics of one dimension.
 
@@ -53,6 +59,7 @@ def bootstrap_metrics(
         n_resamples: bootstrap resamples.
         confidence: interval coverage.
         seed: seeds the resampling.
+        groups: ``(N,)`` group of each clip: resample groups, not clips (needs >= 3 groups).
 
     Returns:
         ``{name: Estimate}``; NaN bounds when the metric is undefined on the
@@ -64,19 +71,28 @@ def bootstrap_metrics(
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     point = compute(t, p, names)
-    if len(t) < 3 or n_resamples <= 0:
+    members = _group_members(groups, len(t))
+    if len(t) < 3 or n_resamples <= 0 or (members is not None and len(members) < 3):
         return {n: Estimate(point[n], float("nan"), float("nan")) for n in names}
 
     def statistic(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         m = compute(a, b, names)
         return np.array([m[n] for n in names])
 
+    data, paired, stat = (t, p), True, statistic
+    if members is not None:  # resample group indices; a resample's clips are its groups' clips
+
+        def statistic_of_groups(k: np.ndarray) -> np.ndarray:
+            rows = np.concatenate([members[int(i)] for i in k])
+            return statistic(t[rows], p[rows])
+
+        data, paired, stat = (np.arange(len(members)),), False, statistic_of_groups
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # degenerate resamples give NaN bounds
         res = bootstrap(
-            (t, p),
-            statistic,
-            paired=True,
+            data,
+            stat,
+            paired=paired,
             vectorized=False,
             n_resamples=n_resamples,
             confidence_level=confidence,
@@ -87,6 +103,18 @@ def bootstrap_metrics(
     hi = np.atleast_1d(res.confidence_interval.high).astype(np.float64)
     _fill_degenerate(lo, hi, np.atleast_2d(res.bootstrap_distribution), confidence)
     return {n: Estimate(point[n], float(lo[i]), float(hi[i])) for i, n in enumerate(names)}
+
+
+def _group_members(groups: Sequence | np.ndarray | None, n: int) -> list[np.ndarray] | None:
+    """Row indices of each group (in order of first appearance), or None without groups."""
+    if groups is None:
+        return None
+    g = np.asarray(groups)
+    if len(g) != n:
+        raise ValueError(f"Expected one group per clip ({n}), but got {len(g)}")
+    _, first, inverse = np.unique(g, return_index=True, return_inverse=True)
+    order = np.argsort(first)
+    return [np.flatnonzero(inverse == k) for k in order]
 
 
 def _fill_degenerate(lo: np.ndarray, hi: np.ndarray, dist: np.ndarray, confidence: float) -> None:

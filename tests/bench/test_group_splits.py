@@ -1,0 +1,52 @@
+"""benchmarks/group_splits.py: pooling test predictions of several group splits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from tfqa.data.manifest import TASKS
+
+
+def _run(path: Path, name: str, groups: list[str], bias: float, seed: int) -> Path:
+    """A compare-style predictions.csv: the model is exact up to a per-run shift."""
+    rng = np.random.default_rng(seed)
+    n = 30 * len(groups)
+    df = pd.DataFrame({"video": [f"v{seed}_{i}.mp4" for i in range(n)],
+                       "group": np.repeat(groups, 30)})  # fmt: skip
+    for d in TASKS:
+        df[d] = rng.uniform(1, 5, n)
+        df[f"{name}:{d}"] = df[d] + bias
+        df[f"zero-shot:{d}"] = rng.uniform(1, 5, n)
+    df.to_csv(path, index=False)
+    return path
+
+
+def test_pooling_known_answers(tmp_path, load_benchmark):
+    mod = load_benchmark("group_splits")
+    a = _run(tmp_path / "a.csv", "standard", ["p1", "p2", "p3"], 0.0, 0)
+    b = _run(tmp_path / "b.csv", "model", ["p4", "p5", "p6"], 1.0, 1)
+    table = mod.summarise(mod.load_runs([a, b], ["standard", "model"]), n_resamples=100)
+    model = table[table.scorer == "model"].set_index("dimension")
+    # exact within each split; the shift between splits costs pooled PLCC (labels span 1..5)
+    assert np.allclose(model["run0_plcc"], 1.0) and np.allclose(model["run1_plcc"], 1.0)
+    assert (model["pooled_plcc"] < 0.99).all() and (model["pooled_plcc"] > 0.8).all()
+    assert (model["groups"] == 6).all() and (model["n"] == 180).all()
+    assert (model["ci_low"] <= model["pooled_plcc"]).all()
+    zs = table[table.scorer == "zero-shot"]
+    assert (zs["pooled_plcc"].abs() < 0.3).all()  # random predictions
+    md = mod.markdown(table, 2)
+    assert "| model | lip_sync |" in md and "Mean pooled PLCC" in md
+
+
+def test_runs_must_hold_other_people(tmp_path, load_benchmark):
+    mod = load_benchmark("group_splits")
+    a = _run(tmp_path / "a.csv", "model", ["p1", "p2", "p3"], 0.0, 0)
+    b = _run(tmp_path / "b.csv", "model", ["p3", "p4", "p5"], 0.0, 1)
+    with pytest.raises(SystemExit, match="p3"):
+        mod.load_runs([a, b], ["model"])
+    with pytest.raises(SystemExit, match="no column"):
+        mod.load_runs([a], ["standard"])
