@@ -92,16 +92,16 @@ def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
 
 
 def markdown(table: pd.DataFrame, runs: int) -> str:
-    head = "| scorer | dimension | pooled PLCC [95 % CI, people] | " + " | ".join(
+    head = "| scorer | dimension | people (clips) | pooled PLCC [95 % CI, people] | " + " | ".join(
         f"split {k}" for k in range(runs)
     )
-    lines = [head + " |", "|---" * (3 + runs) + "|"]
+    lines = [head + " |", "|---" * (4 + runs) + "|"]
     for r in table.itertuples(index=False):
         d = r._asdict()
-        per = " | ".join(f"{d[f'run{k}_plcc']:.3f}" for k in range(runs))
+        per = " | ".join(f"{d.get(f'run{k}_plcc', float('nan')):.3f}" for k in range(runs))
         lines.append(
-            f"| {r.scorer} | {r.dimension} | {r.pooled_plcc:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}]"
-            f" | {per} |"
+            f"| {r.scorer} | {r.dimension} | {r.groups} ({r.n}) | {r.pooled_plcc:.3f} "
+            f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {per} |"
         )
     means = table.groupby("scorer", sort=False)["pooled_plcc"].mean()
     lines += ["", "Mean pooled PLCC: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())]
