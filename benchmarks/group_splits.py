@@ -27,6 +27,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 BASELINES = ("zero-shot", "ridge", "gbm")
@@ -91,7 +92,51 @@ def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def markdown(table: pd.DataFrame, runs: int) -> str:
+def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per scorer: mean PLCC over the dimensions, and its paired difference to the model, with
+    95 % intervals from resampling people (clips every scorer predicted)."""
+    from scipy.stats import bootstrap
+
+    from tfqa.data.manifest import TASKS
+    from tfqa.evaluation.bootstrap import group_members
+    from tfqa.evaluation.metrics import compute
+
+    scorers = [MODEL] + [b for b in BASELINES if f"{b}:{TASKS[0]}" in df.columns]
+    cols = [f"{s}:{d}" for s in scorers for d in TASKS]
+    sub = df[df[cols].notna().all(axis=1)]
+    members = group_members(sub["group"].to_numpy(), len(sub))
+    y = sub[list(TASKS)].to_numpy(np.float64)
+    preds = {s: sub[[f"{s}:{d}" for d in TASKS]].to_numpy(np.float64) for s in scorers}
+
+    def means(rows: np.ndarray) -> np.ndarray:
+        m = [np.mean([compute(y[rows, k], preds[s][rows, k], ["plcc"])["plcc"]
+                      for k in range(len(TASKS))]) for s in scorers]  # fmt: skip
+        return np.array(m + [v - m[0] for v in m])
+
+    def statistic(k: np.ndarray) -> np.ndarray:
+        return means(np.concatenate([members[int(i)] for i in k]))
+
+    point = means(np.arange(len(sub)))
+    res = bootstrap((np.arange(len(members)),), statistic, vectorized=False,
+                    n_resamples=n_resamples, method="percentile",
+                    rng=np.random.default_rng(seed))  # fmt: skip
+    lo, hi, n = res.confidence_interval.low, res.confidence_interval.high, len(scorers)
+    return pd.DataFrame(
+        {
+            "scorer": scorers,
+            "mean_plcc": point[:n],
+            "ci_low": lo[:n],
+            "ci_high": hi[:n],
+            "diff_vs_model": point[n:],
+            "diff_low": lo[n:],
+            "diff_high": hi[n:],
+            "people": len(members),
+            "clips": len(sub),
+        }  # fmt: skip
+    )
+
+
+def markdown(table: pd.DataFrame, runs: int, means: pd.DataFrame | None = None) -> str:
     head = "| scorer | dimension | people (clips) | pooled PLCC [95 % CI, people] | " + " | ".join(
         f"split {k}" for k in range(runs)
     )
@@ -103,8 +148,16 @@ def markdown(table: pd.DataFrame, runs: int) -> str:
             f"| {r.scorer} | {r.dimension} | {r.groups} ({r.n}) | {r.pooled_plcc:.3f} "
             f"[{r.ci_low:.3f}, {r.ci_high:.3f}] | {per} |"
         )
-    means = table.groupby("scorer", sort=False)["pooled_plcc"].mean()
-    lines += ["", "Mean pooled PLCC: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items())]
+    if means is not None and len(means):
+        r0 = means.iloc[0]
+        lines += ["", f"Mean PLCC over the dimensions ({r0.people} people, {r0.clips} clips "
+                  "every scorer predicted; 95 % CI from resampling people):", "",
+                  "| scorer | mean PLCC [95 % CI] | Δ vs model [95 % CI] |", "|---|---|---|"]  # fmt: skip
+        for r in means.itertuples(index=False):
+            lines.append(
+                f"| {r.scorer} | {r.mean_plcc:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
+                f"{r.diff_vs_model:+.3f} [{r.diff_low:+.3f}, {r.diff_high:+.3f}] |"
+            )
     return "\n".join(lines)
 
 
@@ -117,12 +170,17 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     df = load_runs(args.predictions, args.model.split(","))
     table = summarise(df, args.resamples)
-    md = markdown(table, len(args.predictions))
+    means = mean_plcc(df, args.resamples)
+    md = markdown(table, len(args.predictions), means)
     print(f"{len(df)} test clips, {df['group'].nunique()} people, {len(args.predictions)} splits")
     print(md)
     args.out.write_text(
         json.dumps(
-            {"runs": [str(p) for p in args.predictions], "table": table.to_dict("records")},
+            {
+                "runs": [str(p) for p in args.predictions],
+                "table": table.to_dict("records"),
+                "mean_plcc": means.to_dict("records"),
+            },
             indent=2,
         )
     )

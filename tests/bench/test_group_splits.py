@@ -38,8 +38,14 @@ def test_pooling_known_answers(tmp_path, load_benchmark):
     assert (model["ci_low"] <= model["pooled_plcc"]).all()
     zs = table[table.scorer == "zero-shot"]
     assert (zs["pooled_plcc"].abs() < 0.3).all()  # random predictions
-    md = mod.markdown(table, 2)
-    assert "| model | lip_sync | 6 (180) |" in md and "Mean pooled PLCC" in md
+    means = mod.mean_plcc(mod.load_runs([a, b], ["standard", "model"]), n_resamples=100)
+    m = means.set_index("scorer")
+    assert m.loc["model", "mean_plcc"] == pytest.approx(model["pooled_plcc"].mean())
+    assert m.loc["model", "diff_vs_model"] == 0.0
+    assert m.loc["zero-shot", "diff_high"] < 0  # random predictions lose, people resampled
+    assert (m["people"] == 6).all() and (m["clips"] == 180).all()
+    md = mod.markdown(table, 2, means)
+    assert "| model | lip_sync | 6 (180) |" in md and "| zero-shot | " in md
 
 
 def test_runs_must_hold_other_people(tmp_path, load_benchmark):

@@ -71,7 +71,7 @@ def bootstrap_metrics(
     t = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(y_pred, dtype=np.float64)
     point = compute(t, p, names)
-    members = _group_members(groups, len(t))
+    members = group_members(groups, len(t))
     if len(t) < 3 or n_resamples <= 0 or (members is not None and len(members) < 3):
         return {n: Estimate(point[n], float("nan"), float("nan")) for n in names}
 
@@ -105,7 +105,7 @@ def bootstrap_metrics(
     return {n: Estimate(point[n], float(lo[i]), float(hi[i])) for i, n in enumerate(names)}
 
 
-def _group_members(groups: Sequence | np.ndarray | None, n: int) -> list[np.ndarray] | None:
+def group_members(groups: Sequence | np.ndarray | None, n: int) -> list[np.ndarray] | None:
     """Row indices of each group (in order of first appearance), or None without groups."""
     if groups is None:
         return None
