@@ -66,6 +66,13 @@ def load_runs(paths: list[Path], models: list[str]) -> pd.DataFrame:
     return out
 
 
+def _scorers(df: pd.DataFrame) -> list[str]:
+    """The model, then the baselines the runs hold."""
+    from tfqa.data.manifest import TASKS
+
+    return [MODEL] + [b for b in BASELINES if f"{b}:{TASKS[0]}" in df.columns]
+
+
 def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
     """Per scorer and dimension: per-run PLCC, pooled PLCC and its people-bootstrap interval."""
     from scipy.stats import pearsonr
@@ -73,7 +80,7 @@ def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     from tfqa.data.manifest import TASKS
     from tfqa.evaluation.bootstrap import bootstrap_metrics
 
-    scorers = [MODEL] + [b for b in BASELINES if f"{b}:{TASKS[0]}" in df.columns]
+    scorers = _scorers(df)
     rows = []
     for scorer in scorers:
         for dim in TASKS:
@@ -101,7 +108,7 @@ def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     from tfqa.evaluation.bootstrap import group_members
     from tfqa.evaluation.metrics import compute
 
-    scorers = [MODEL] + [b for b in BASELINES if f"{b}:{TASKS[0]}" in df.columns]
+    scorers = _scorers(df)
     cols = [f"{s}:{d}" for s in scorers for d in TASKS]
     sub = df[df[cols].notna().all(axis=1)]
     members = group_members(sub["group"].to_numpy(), len(sub))
