@@ -17,7 +17,9 @@ resampling **people** (groups), not clips (`tfqa.evaluation.bootstrap`, `groups=
 
 Each `predictions.csv` is what `tfqa compare` writes (columns `group`, the labels, `SCORER:DIM`).
 The checkpoint's column is named by `--model` (one name per file, or one for all); the baselines
-(zero-shot, ridge, gbm) keep their names.  Takes seconds.
+(zero-shot, ridge, gbm) keep their names.  Where the runs hold the gbm baseline, the
+checkpoint's equal average with it (`model+gbm`, `tfqa.model.scorer.blend`: the shape of the
+default scorer) is reported too.  Takes seconds.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ import pandas as pd
 
 BASELINES = ("zero-shot", "ridge", "gbm")
 MODEL = "model"
+BLEND = "model+gbm"  # the default scorer's shape: tfqa.model.scorer.blend of the two
 
 
 def load_runs(paths: list[Path], models: list[str]) -> pd.DataFrame:
@@ -57,6 +60,12 @@ def load_runs(paths: list[Path], models: list[str]) -> pd.DataFrame:
         )
         frames.append(df.assign(run=k, source=str(path)))
     out = pd.concat(frames, ignore_index=True)
+    if all(f"gbm:{d}" in out.columns for d in TASKS):
+        from tfqa.model.scorer import blend
+
+        mixed = blend(out[[f"{MODEL}:{d}" for d in TASKS]], out[[f"gbm:{d}" for d in TASKS]])
+        for k, d in enumerate(TASKS):
+            out[f"{BLEND}:{d}"] = mixed[:, k]
     shared = out.groupby("group")["run"].nunique()
     if (shared > 1).any():
         raise SystemExit(
@@ -67,10 +76,10 @@ def load_runs(paths: list[Path], models: list[str]) -> pd.DataFrame:
 
 
 def _scorers(df: pd.DataFrame) -> list[str]:
-    """The model, then the baselines the runs hold."""
+    """The model, its blend with gbm, then the baselines the runs hold."""
     from tfqa.data.manifest import TASKS
 
-    return [MODEL] + [b for b in BASELINES if f"{b}:{TASKS[0]}" in df.columns]
+    return [MODEL] + [b for b in (BLEND, *BASELINES) if f"{b}:{TASKS[0]}" in df.columns]
 
 
 def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -99,9 +108,11 @@ def summarise(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per scorer: mean PLCC over the dimensions, and its paired difference to the model, with
-    95 % intervals from resampling people (clips every scorer predicted)."""
+def mean_plcc(
+    df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0, reference: str = MODEL
+) -> pd.DataFrame:
+    """Per scorer: mean PLCC over the dimensions, and its paired difference to ``reference``,
+    with 95 % intervals from resampling people (clips every scorer predicted)."""
     from scipy.stats import bootstrap
 
     from tfqa.data.manifest import TASKS
@@ -109,6 +120,9 @@ def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     from tfqa.evaluation.metrics import compute
 
     scorers = _scorers(df)
+    if reference not in scorers:
+        raise SystemExit(f"Expected the reference {reference!r} among the scorers {scorers}")
+    ref = scorers.index(reference)
     cols = [f"{s}:{d}" for s in scorers for d in TASKS]
     sub = df[df[cols].notna().all(axis=1)]
     members = group_members(sub["group"].to_numpy(), len(sub))
@@ -118,7 +132,7 @@ def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
     def means(rows: np.ndarray) -> np.ndarray:
         m = [np.mean([compute(y[rows, k], preds[s][rows, k], ["plcc"])["plcc"]
                       for k in range(len(TASKS))]) for s in scorers]  # fmt: skip
-        return np.array(m + [v - m[0] for v in m])
+        return np.array(m + [v - m[ref] for v in m])
 
     def statistic(k: np.ndarray) -> np.ndarray:
         return means(np.concatenate([members[int(i)] for i in k]))
@@ -134,7 +148,8 @@ def mean_plcc(df: pd.DataFrame, n_resamples: int = 1000, seed: int = 0) -> pd.Da
             "mean_plcc": point[:n],
             "ci_low": lo[:n],
             "ci_high": hi[:n],
-            "diff_vs_model": point[n:],
+            "reference": reference,
+            "diff": point[n:],
             "diff_low": lo[n:],
             "diff_high": hi[n:],
             "people": len(members),
@@ -159,11 +174,12 @@ def markdown(table: pd.DataFrame, runs: int, means: pd.DataFrame | None = None) 
         r0 = means.iloc[0]
         lines += ["", f"Mean PLCC over the dimensions ({r0.people} people, {r0.clips} clips "
                   "every scorer predicted; 95 % CI from resampling people):", "",
-                  "| scorer | mean PLCC [95 % CI] | Δ vs model [95 % CI] |", "|---|---|---|"]  # fmt: skip
+                  f"| scorer | mean PLCC [95 % CI] | Δ vs {r0.reference} [95 % CI] |",
+                  "|---|---|---|"]  # fmt: skip
         for r in means.itertuples(index=False):
             lines.append(
                 f"| {r.scorer} | {r.mean_plcc:.3f} [{r.ci_low:.3f}, {r.ci_high:.3f}] | "
-                f"{r.diff_vs_model:+.3f} [{r.diff_low:+.3f}, {r.diff_high:+.3f}] |"
+                f"{r.diff:+.3f} [{r.diff_low:+.3f}, {r.diff_high:+.3f}] |"
             )
     return "\n".join(lines)
 
@@ -173,11 +189,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("predictions", type=Path, nargs="+", help="predictions.csv of `tfqa compare`")
     ap.add_argument("--model", default=MODEL, help="the checkpoint's scorer name, per file (a,b,c)")
     ap.add_argument("--resamples", type=int, default=1000)
+    ap.add_argument("--reference", default=MODEL, help="scorer the mean-PLCC Δ is taken against")
     ap.add_argument("--out", type=Path, default=Path("group-splits.json"))
     args = ap.parse_args(argv)
     df = load_runs(args.predictions, args.model.split(","))
     table = summarise(df, args.resamples)
-    means = mean_plcc(df, args.resamples)
+    means = mean_plcc(df, args.resamples, reference=args.reference)
     md = markdown(table, len(args.predictions), means)
     print(f"{len(df)} test clips, {df['group'].nunique()} people, {len(args.predictions)} splits")
     print(md)

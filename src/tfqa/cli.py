@@ -67,6 +67,13 @@ def score(
         Path | None,
         typer.Option(help="Checkpoint of the learned scorer (default: the shipped one)."),
     ] = None,
+    trees: Annotated[
+        str | None,
+        typer.Option(
+            help="Tree member of the learned scorer: a trees.npz from `tfqa compare` for "
+            "--checkpoint, or 'none' (default: the shipped trees with the shipped checkpoint)."
+        ),
+    ] = None,
     cache_dir: Annotated[
         Path | None,
         typer.Option(
@@ -91,6 +98,8 @@ def score(
     kwargs: dict[str, Any] = _pipeline_kwargs(cache_dir, no_cache)
     if scorer == "learned" and checkpoint is not None:
         kwargs["checkpoint"] = checkpoint
+    if scorer == "learned" and trees is not None:
+        kwargs["trees"] = False if trees.lower() == "none" else Path(trees)
     try:
         engine = create_scorer(scorer, **kwargs)
     except Exception as exc:  # noqa: BLE001 - shown to the user as one line

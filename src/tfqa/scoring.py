@@ -281,23 +281,45 @@ def zero_shot_scores(ev: dict[str, float]) -> tuple[dict[str, float], dict[str, 
 
 
 class LearnedScorer(Scorer):
-    """The thesis model from a checkpoint (see :mod:`tfqa.model.scorer`)."""
+    """The thesis model from a checkpoint, averaged with its trees (see :mod:`tfqa.model.scorer`).
+
+    Args:
+        checkpoint: a ``best.pt`` of ``tfqa train``; None = the shipped default.
+        trees: a ``trees.npz`` fitted for that checkpoint (``tfqa compare`` writes one);
+            None = the shipped trees with the shipped checkpoint, no trees with
+            another checkpoint; False = the Transformer alone.
+
+    The sub-scores of each dimension are the members' scores (``transformer``, ``trees``).
+    """
 
     name = "learned"
 
-    def __init__(self, checkpoint: str | Path | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        trees: str | Path | bool | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         from tfqa.model.scorer import LearnedScorer as _Model
-        from tfqa.model.scorer import default_checkpoint
+        from tfqa.model.scorer import default_checkpoint, default_trees
 
         self.checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
-        self.model = _Model(self.checkpoint)
+        if trees is None:
+            trees = default_trees() if checkpoint is None else False
+        self.trees = Path(trees) if trees else None
+        self.model = _Model(self.checkpoint, trees=self.trees)
 
     def score_features(
         self, feats: ClipFeatures
     ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-        scores = self.model.score_features(feats)
-        return {k: float(scores[k]) for k in DIMENSIONS}, {}
+        members = self.model.score_members(feats)
+        scores = {k: float(members["score"][0, i]) for i, k in enumerate(DIMENSIONS)}
+        sub = {
+            k: {m: float(v[0, i]) for m, v in members.items() if m != "score"}
+            for i, k in enumerate(DIMENSIONS)
+        }
+        return scores, sub if self.trees is not None else {}
 
 
 _SCORERS: dict[str, type[Scorer]] = {"zero-shot": ZeroShotScorer, "learned": LearnedScorer}

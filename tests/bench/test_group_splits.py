@@ -41,11 +41,28 @@ def test_pooling_known_answers(tmp_path, load_benchmark):
     means = mod.mean_plcc(mod.load_runs([a, b], ["standard", "model"]), n_resamples=100)
     m = means.set_index("scorer")
     assert m.loc["model", "mean_plcc"] == pytest.approx(model["pooled_plcc"].mean())
-    assert m.loc["model", "diff_vs_model"] == 0.0
+    assert m.loc["model", "diff"] == 0.0 and (m["reference"] == "model").all()
     assert m.loc["zero-shot", "diff_high"] < 0  # random predictions lose, people resampled
     assert (m["people"] == 6).all() and (m["clips"] == 180).all()
     md = mod.markdown(table, 2, means)
     assert "| model | lip_sync | 6 (180) |" in md and "| zero-shot | " in md
+
+
+def test_the_blend_with_gbm_is_the_mean_of_the_two(tmp_path, load_benchmark):
+    mod = load_benchmark("group_splits")
+    a = _run(tmp_path / "a.csv", "model", ["p1", "p2", "p3"], 0.0, 0)
+    df = pd.read_csv(a)
+    for d in TASKS:
+        df[f"gbm:{d}"] = df[d] - 1.0  # model = label, gbm = label - 1: the blend is label - 0.5
+    df.to_csv(a, index=False)
+    runs = mod.load_runs([a], ["model"])
+    for d in TASKS:
+        np.testing.assert_allclose(runs[f"model+gbm:{d}"], runs[d] - 0.5, atol=1e-5)
+    assert mod._scorers(runs) == ["model", "model+gbm", "zero-shot", "gbm"]
+    m = mod.mean_plcc(runs, n_resamples=50, reference="gbm").set_index("scorer")
+    assert m.loc["gbm", "diff"] == 0.0 and m.loc["model", "diff"] == pytest.approx(0.0, abs=1e-9)
+    with pytest.raises(SystemExit, match="reference"):
+        mod.mean_plcc(runs, n_resamples=10, reference="ridge")
 
 
 def test_runs_must_hold_other_people(tmp_path, load_benchmark):

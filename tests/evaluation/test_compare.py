@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,3 +115,64 @@ def test_checkpoints_of_different_splits_are_refused(smoke, tmp_path):
     with pytest.raises(ConfigError, match="different splits"):
         compare(smoke["manifest"], tmp_path, checkpoints={"a": best, "b": other},
                 cache_dir=smoke["cache"], zero_shot=False)  # fmt: skip
+
+
+def test_the_first_checkpoint_blended_with_its_trees_is_what_the_scorer_gives(
+    smoke, tmp_path, monkeypatch
+):
+    import functools
+
+    from tfqa.evaluation import baselines
+    from tfqa.model.scorer import LearnedScorer
+
+    small = functools.partial(baselines.fit_gbm, grid=((0.1, 7, 5),), max_iter=20)
+    monkeypatch.setitem(baselines.BASELINES, "gbm", baselines.Baseline("gbm", small, "small"))
+    best = smoke["result"].best_checkpoint
+    res = compare(
+        smoke["manifest"],
+        tmp_path / "cmp",
+        checkpoints={"smoke": best},
+        cache_dir=smoke["cache"],
+        baselines=("gbm",),
+        zero_shot=False,
+        n_resamples=10,
+        log=lambda m: None,
+    )
+    assert list(res.mean_plcc["scorer"]) == ["smoke", "gbm", "smoke+gbm"]
+    pred = res.predictions
+    for t in TASKS:  # an equal average of the two members
+        want = (pred[f"smoke:{t}"] + pred[f"gbm:{t}"]) / 2
+        np.testing.assert_allclose(pred[f"smoke+gbm:{t}"], want, atol=1e-5)
+    # the exported trees, loaded by the scorer, give the blended column clip by clip
+    scorer = LearnedScorer(best, trees=res.files["trees"], device="cpu")
+    fs = smoke["features"]
+    by_video = {Path(v).name: c for v, c in zip(fs.videos, fs.clips, strict=True)}
+    pred = pred.assign(video=[Path(v).name for v in pred["video"]])
+    got = scorer.score_arrays_batch([by_video[v] for v in pred["video"]])
+    for t in TASKS:
+        np.testing.assert_allclose([g[t] for g in got], pred[f"smoke+gbm:{t}"], atol=1e-4)
+    members = scorer.members([by_video[pred["video"][0]]])
+    assert set(members) == {"transformer", "trees", "score"}
+
+
+def test_trees_of_another_checkpoint_are_refused(smoke, tmp_path):
+
+    from tfqa.errors import ConfigError
+    from tfqa.model.scorer import LearnedScorer
+    from tfqa.model.trees import TreeEnsemble
+
+    trees = TreeEnsemble(
+        outputs=tuple(TASKS),
+        n_features=3,
+        baseline=np.full(5, 3.0),
+        roots=np.zeros(0, np.int32),
+        tree_output=np.zeros(0, np.int32),
+        nodes={
+            k: np.zeros(0)
+            for k in ("feature", "threshold", "missing_left", "left", "right", "leaf", "value")
+        },
+        header={"checkpoint_sha256": "0" * 64, "checkpoint": "elsewhere/best.pt"},
+    )
+    path = trees.save(tmp_path / "trees.npz")
+    with pytest.raises(ConfigError, match="another checkpoint"):
+        LearnedScorer(smoke["result"].best_checkpoint, trees=path)

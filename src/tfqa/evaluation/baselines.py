@@ -1,13 +1,8 @@
 """Baselines on pooled clip features: ridge regression and gradient-boosted trees (issue 4).
 
 The thesis model reads per-frame sequences; a baseline reads one vector per
-clip.  Each modality's sequence goes through the *same* preprocessing as the
-model's input (median imputation → ``StandardScaler`` → PCA, fitted on the
-training clips; usually the trained checkpoint's own :class:`Preprocessor`),
-and is then summarised over time by :data:`POOL_STATS` — mean, standard
-deviation, 10th/50th/90th percentiles and the mean absolute frame-to-frame
-change (the only temporal statistic: jitter, stutter and frozen faces live in
-it).  The standardised clip-evidence vector is appended as is.
+clip, pooled by :mod:`tfqa.data.pooling` from the *same* preprocessed inputs
+(usually the trained checkpoint's own :class:`Preprocessor`).
 
 Two regressors per :data:`BASELINES` record, one model per dimension:
 
@@ -22,62 +17,36 @@ Predictions are clipped to the 1–5 scale.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from tfqa.data.manifest import TASKS
-from tfqa.data.preprocess import Preprocessor
-from tfqa.data.store import SEQUENCE_KEYS, ClipArrays
+from tfqa.data.pooling import POOL_STATS, pool_inputs, pooled_matrix, pooled_names
 from tfqa.errors import ConfigError, choice_hint
 
+__all__ = [
+    "BASELINES",
+    "POOL_STATS",
+    "FittedBaseline",
+    "fit_baseline",
+    "fit_gbm",
+    "fit_ridge",
+    "list_baselines",
+    "pool_inputs",
+    "pooled_matrix",
+    "pooled_names",
+]
+
 SCORE_RANGE = (1.0, 5.0)
-POOL_STATS = ("mean", "std", "p10", "p50", "p90", "delta")
 RIDGE_ALPHAS = tuple(10.0**k for k in range(-2, 5))  # 0.01 ... 10^4
 RIDGE_FOLDS = 5
 # (learning_rate, max_leaf_nodes, min_samples_leaf); the iteration count is picked on val
 GBM_GRID = ((0.05, 15, 20), (0.05, 31, 20), (0.1, 15, 40), (0.1, 31, 40))
 GBM_MAX_ITER = 400
 GBM_L2 = 1.0
-
-
-# ---------------------------------------------------------------------------------------
-# pooled features
-
-
-def pool_inputs(inputs: Mapping[str, np.ndarray]) -> np.ndarray:
-    """One preprocessed clip (``(T, K_m)`` per modality + ``clip (C,)``) → ``(F,)`` pooled vector.
-
-    Per modality, in :data:`SEQUENCE_KEYS` order, the :data:`POOL_STATS` of
-    each column over time (``delta`` is 0 for a one-frame clip), then the clip vector.
-    """
-    parts = []
-    for key in SEQUENCE_KEYS:
-        x = np.asarray(inputs[key], dtype=np.float64)
-        p10, p50, p90 = np.percentile(x, [10, 50, 90], axis=0)
-        delta = np.abs(np.diff(x, axis=0)).mean(0) if len(x) > 1 else np.zeros(x.shape[1])
-        parts += [x.mean(0), x.std(0), p10, p50, p90, delta]
-    parts.append(np.asarray(inputs["clip"], dtype=np.float64))
-    return np.concatenate(parts).astype(np.float32)
-
-
-def pooled_names(pre: Preprocessor) -> list[str]:
-    """Names of the pooled columns, e.g. ``audio.pc003.p90`` or ``clip.dnsmos_ovrl``."""
-    dims = pre.dims
-    names = []
-    for key in SEQUENCE_KEYS:
-        cols = [f"{key}.{j:03d}" for j in range(dims[key])]
-        names += [f"{c}.{s}" for s in POOL_STATS for c in cols]
-    return names + [f"clip.{j:03d}" for j in range(dims["clip"])]
-
-
-def pooled_matrix(pre: Preprocessor, clips: Sequence[ClipArrays]) -> np.ndarray:
-    """Contract arrays of N clips → ``(N, F)`` pooled features (see the module docstring)."""
-    if len(clips) == 0:
-        raise ConfigError("Expected at least one clip to pool, but got none")
-    return np.stack([pool_inputs(pre.transform(c)) for c in clips])
 
 
 # ---------------------------------------------------------------------------------------

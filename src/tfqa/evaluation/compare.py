@@ -8,7 +8,11 @@ from their config exactly as ``tfqa train`` derived it):
 * the zero-shot scorer (``tfqa.scoring``), from the feature cache — exactly
   what ``tfqa score --scorer zero-shot`` computes;
 * the baselines of :mod:`tfqa.evaluation.baselines` (ridge, gradient
-  boosting), fitted on the training clips and tuned on the validation clips.
+  boosting), fitted on the training clips and tuned on the validation clips;
+* ``NAME+gbm``: the first checkpoint averaged with the gradient-boosting
+  baseline (:func:`tfqa.model.scorer.blend`) — the shape of the default
+  scorer; the trees are written to ``trees.npz`` (:mod:`tfqa.model.trees`),
+  ready to ship beside that checkpoint.
 
 Per scorer and dimension: PLCC, SRCC, KRCC, RMSE (any metric of
 :mod:`tfqa.evaluation.metrics`) with 95 % bootstrap CIs
@@ -36,6 +40,8 @@ from tfqa.evaluation.baselines import FittedBaseline, fit_baseline, pooled_matri
 from tfqa.evaluation.bootstrap import CONFIDENCE, N_RESAMPLES
 from tfqa.evaluation.metrics import compute
 from tfqa.evaluation.report import evaluate_predictions, fmt, markdown_table
+from tfqa.model.scorer import blend
+from tfqa.model.trees import TreeEnsemble, file_sha256
 
 TABLE_METRICS = ("plcc", "srcc", "krcc", "rmse")
 ZERO_SHOT = "zero-shot"
@@ -222,7 +228,8 @@ def compare_features(
     Args:
         data: clips with ``splits`` set (train + val fit the baselines).
         out_dir: receives ``comparison.csv``, ``mean_plcc.csv``, ``comparison.md``,
-            ``predictions.csv`` and ``baselines.json`` (the chosen hyper-parameters).
+            ``predictions.csv``, ``baselines.json`` (the chosen hyper-parameters) and,
+            with a checkpoint and the gbm baseline, ``trees.npz``.
         checkpoints: ``{name: best.pt}`` of trained models.
         preprocessor: the imputer/scaler/PCA whose outputs the baselines pool
             (default: the first checkpoint's; without one, fitted on train
@@ -253,6 +260,7 @@ def compare_features(
         log(f"compare: {ZERO_SHOT} on {len(idx)} {split} clips")
         preds[ZERO_SHOT] = np.asarray(zero_shot([data.videos[i] for i in idx]), dtype=np.float32)
     fitted = {}
+    trees = None
     if baselines:
         pre = preprocessor or (
             next(iter(trained.values())).preprocessor if trained else _fit_pre(data, log)
@@ -269,6 +277,10 @@ def compare_features(
                 name, x_tr, data.labels[tr], groups, x_val=x_va, y_val=data.labels[va], seed=seed
             )
             preds[name] = fitted[name].predict(x_te)
+        if trained and "gbm" in fitted:
+            first = next(iter(trained))
+            trees = _export_trees(fitted["gbm"], checkpoints[first], split)
+            preds[f"{first}+gbm"] = blend(preds[first], trees.predict(x_te))
     if not preds:
         raise ConfigError("Expected at least one scorer to compare, but got none")
     labels = data.labels[idx]
@@ -290,8 +302,26 @@ def compare_features(
     )
     pred_df = _predictions_frame(data, kept, labels, preds)
     files = _write(Path(out_dir), table, means, md, pred_df, fitted)
+    if trees is not None:
+        files["trees"] = trees.save(Path(out_dir) / "trees.npz")
     log(f"compare: wrote {', '.join(str(p) for p in files.values())}")
     return Comparison(table, means, pred_df, fitted, md, files)
+
+
+def _export_trees(fitted: FittedBaseline, checkpoint: str | Path, split: str) -> TreeEnsemble:
+    """The fitted gbm as a pickle-free :class:`TreeEnsemble` bound to ``checkpoint``."""
+    import sklearn
+
+    return TreeEnsemble.from_sklearn(
+        fitted.models,
+        TASKS,
+        checkpoint_sha256=file_sha256(checkpoint),
+        checkpoint=str(checkpoint),
+        fitted_on="train split; hyper-parameters and tree count chosen on val",
+        chosen=fitted.chosen,
+        scikit_learn=sklearn.__version__,
+        pooling="tfqa.data.pooling.pool_inputs of the checkpoint's preprocessor",
+    )
 
 
 def _fit_pre(data: FeatureSet, log: Log) -> Preprocessor:

@@ -1,10 +1,15 @@
-"""``LearnedScorer``: the five scores of a clip from a trained checkpoint.
+"""``LearnedScorer``: the five scores of a clip from a trained checkpoint (and trees).
 
 The scoring module wraps it as ``create_scorer("learned", checkpoint=...)``.
 It applies the checkpoint's own preprocessing (imputer, scaler, PCA), cuts
 the clip into the checkpoint's windows and averages their predictions.  A
 clip whose features have other dims than the training data (another feature
 backend) is refused with a clear error rather than scored wrongly.
+
+With a tree file (:mod:`tfqa.model.trees`, written by ``tfqa compare`` for
+the checkpoint it pooled with) the scores are :func:`blend` — the mean of the
+Transformer's and the gradient-boosted trees' — which is what the default
+scorer ships (``assets/models/default_trees.npz``; docs/model-card.md).
 """
 
 from __future__ import annotations
@@ -23,6 +28,20 @@ from tfqa.model.inference import load_trained
 
 # Where the default trained model ships inside the package (issue 4 puts it there).
 DEFAULT_CHECKPOINT = ("assets", "models", "default.pt")
+DEFAULT_TREES = ("assets", "models", "default_trees.npz")
+TREE_WEIGHT = 0.5  # the trees' share of a blended score: an equal average, not tuned
+
+
+def blend(model_scores: np.ndarray, tree_scores: np.ndarray) -> np.ndarray:
+    """The default scorer's combination of its two members' ``(N, 5)`` scores."""
+    m = np.asarray(model_scores, dtype=np.float32)
+    return (1.0 - TREE_WEIGHT) * m + TREE_WEIGHT * np.asarray(tree_scores, dtype=np.float32)
+
+
+def default_trees() -> Path | None:
+    """The tree file shipped beside the default checkpoint, or None if this build has none."""
+    path = Path(str(importlib.resources.files("tfqa").joinpath(*DEFAULT_TREES)))
+    return path if path.is_file() else None
 
 
 def default_checkpoint() -> Path:
@@ -50,7 +69,12 @@ class LearnedScorer:
 
     Args:
         checkpoint: path of ``best.pt`` (or any checkpoint ``tfqa train`` wrote).
+        trees: a ``trees.npz`` fitted on this checkpoint's pooled features (``tfqa
+            compare`` writes one); the scores are then :func:`blend`-ed with the trees'.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``.
+
+    Raises:
+        ConfigError: ``trees`` was fitted for another checkpoint.
 
     Example:
         >>> scorer = LearnedScorer("runs/standard/best.pt")   # doctest: +SKIP
@@ -61,9 +85,34 @@ class LearnedScorer:
     name = "learned"
     keys = TASKS
 
-    def __init__(self, checkpoint: str | Path, *, device: str | torch.device = "auto") -> None:
+    def __init__(
+        self,
+        checkpoint: str | Path,
+        *,
+        trees: str | Path | None = None,
+        device: str | torch.device = "auto",
+    ) -> None:
         self.trained = load_trained(checkpoint, device)
         self.checkpoint = str(checkpoint)
+        self.trees = None
+        if trees is not None:
+            from tfqa.model.trees import TreeEnsemble, file_sha256
+
+            self.trees = TreeEnsemble.load(trees)
+            bound = self.trees.header.get("checkpoint_sha256")
+            if bound != file_sha256(checkpoint):
+                raise ConfigError(
+                    "the trees were fitted on the pooled features of another checkpoint "
+                    f"({self.trees.header.get('checkpoint', 'unknown')})",
+                    path=trees,
+                    hint="Use the trees.npz that `tfqa compare` wrote with this checkpoint, "
+                    "or score without trees",
+                )
+            if tuple(self.trees.outputs) != tuple(TASKS):
+                raise ConfigError(
+                    f"Expected trees for {list(TASKS)}, but got {list(self.trees.outputs)}",
+                    path=trees,
+                )
 
     @property
     def contract(self) -> dict:
@@ -88,8 +137,21 @@ class LearnedScorer:
         self, clips: Sequence[Mapping[str, np.ndarray]]
     ) -> list[dict[str, float]]:
         """Contract arrays of several clips → one score dict each."""
-        scores = self.trained.predict_arrays(clips)
-        return [{t: float(s[k]) for k, t in enumerate(TASKS)} for s in scores]
+        return [dict(zip(TASKS, map(float, s), strict=True)) for s in self.members(clips)["score"]]
+
+    def members(self, clips: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
+        """``(N, 5)`` scores of each member (``transformer``, ``trees`` if any) and their ``score``."""
+        out = {"transformer": np.asarray(self.trained.predict_arrays(clips), np.float32)}
+        if self.trees is None:
+            out["score"] = out["transformer"]
+            return out
+        from tfqa.data.pooling import pool_inputs
+
+        pre = self.trained.preprocessor
+        pooled = np.stack([pool_inputs(pre.transform(a)) for a in clips])
+        out["trees"] = self.trees.predict(pooled)
+        out["score"] = blend(out["transformer"], out["trees"])
+        return out
 
     def score_arrays(self, arrays: Mapping[str, np.ndarray]) -> dict[str, float]:
         """Contract arrays of one clip (``tfqa.features.contract.model_arrays``) → five scores."""
@@ -100,7 +162,12 @@ class LearnedScorer:
 
     def score_features(self, feats: ClipFeatures) -> dict[str, float]:
         """Extracted features of one clip → ``{lip_sync, expression, audio_quality, cross_modal, overall}`` in [1, 5]."""
+        score = self.score_members(feats)["score"][0]
+        return {t: float(score[k]) for k, t in enumerate(TASKS)}
+
+    def score_members(self, feats: ClipFeatures) -> dict[str, np.ndarray]:
+        """Extracted features of one clip → :meth:`members` of that clip, each ``(1, 5)``."""
         from tfqa.features.contract import contract_of, model_arrays
 
         self._check_dims(contract_of(feats)["dims"], feats.path)
-        return self.score_arrays_batch([model_arrays(feats)])[0]
+        return self.members([model_arrays(feats)])
