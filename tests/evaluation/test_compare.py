@@ -59,18 +59,22 @@ def test_tables_per_scorer_match_the_evaluation_report(scored):
     assert md.count("| good | poor |") == 4  # one table per metric
 
 
-def test_end_to_end_on_the_smoke_run(smoke, tmp_path):
-    best = smoke["result"].best_checkpoint
-    res = compare(
+def _compare_smoke(smoke, tmp_path, baselines):
+    """`tfqa compare` of the smoke run's checkpoint (named "smoke") on its test split."""
+    return compare(
         smoke["manifest"],
         tmp_path / "cmp",
-        checkpoints={"smoke": best},
+        checkpoints={"smoke": smoke["result"].best_checkpoint},
         cache_dir=smoke["cache"],
-        baselines=("ridge",),
+        baselines=baselines,
         zero_shot=False,
         n_resamples=20,
         log=lambda m: None,
     )
+
+
+def test_end_to_end_on_the_smoke_run(smoke, tmp_path):
+    res = _compare_smoke(smoke, tmp_path, ("ridge",))
     assert list(res.mean_plcc["scorer"]) == ["smoke", "ridge"]
     for f in res.files.values():
         assert f.is_file()
@@ -128,16 +132,7 @@ def test_the_first_checkpoint_blended_with_its_trees_is_what_the_scorer_gives(
     small = functools.partial(baselines.fit_gbm, grid=((0.1, 7, 5),), max_iter=20)
     monkeypatch.setitem(baselines.BASELINES, "gbm", baselines.Baseline("gbm", small, "small"))
     best = smoke["result"].best_checkpoint
-    res = compare(
-        smoke["manifest"],
-        tmp_path / "cmp",
-        checkpoints={"smoke": best},
-        cache_dir=smoke["cache"],
-        baselines=("gbm",),
-        zero_shot=False,
-        n_resamples=10,
-        log=lambda m: None,
-    )
+    res = _compare_smoke(smoke, tmp_path, ("gbm",))
     assert list(res.mean_plcc["scorer"]) == ["smoke", "gbm", "smoke+gbm"]
     pred = res.predictions
     for t in TASKS:  # an equal average of the two members
