@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Reproduce the model that ships as tfqa's default scorer (src/tfqa/assets/models/default.pt),
+# Reproduce the model that ships as tfqa's default scorer (src/tfqa/assets/models/default.pt
+# and the gradient-boosted trees averaged with it, default_trees.npz),
 # end to end on a 2-core CPU:
 #
 #   benchmark -> extract -> train (standard architecture; the optimized one, short)
@@ -118,48 +119,18 @@ if [ "$(stat -c %s "$best_ckpt")" -gt $((25 * 1024 * 1024)) ]; then  # the packa
   log "over 25 MB: shipping the standard model instead ($best_ckpt)"
 fi
 log "compare on test"
-fresh "$RUNS/compare_test/comparison.csv" "${CKPTS[@]}" ||
+fresh "$RUNS/compare_test/trees.npz" "${CKPTS[@]}" ||
   $TFQA compare "$BENCH/manifest.csv" --cache-dir "$CACHE" --split test --out "$RUNS/compare_test" \
     --checkpoint "$best"="$best_ckpt" \
     --checkpoint "$([ "$best" = standard ] && echo optimized || echo standard)"="$([ "$best" = standard ] && echo "$RUNS/optimized/best.pt" || echo "$RUNS/w_$best_w/best.pt")" \
     > "$RUNS/compare_test.out"
 
-# 6. ship: the inference checkpoint + a JSON sidecar (hash, metrics, provenance)
+# 6. ship: the inference checkpoint, its trees (fitted by the test compare above) and a JSON
+#    sidecar (hashes, metrics, provenance)
 if [ "${SHIP:-1}" = 1 ]; then
   log "ship $best_ckpt"
-  $PY - "$best_ckpt" "$best" "$RUNS/compare_test" "$RUNS/select_model" "$BENCH/manifest.csv" <<'EOF'
-import hashlib, json, shutil, sys
-from pathlib import Path
-import pandas as pd
-from tfqa.model.checkpoint import load_checkpoint
-src, name, test_dir, val_dir, manifest = sys.argv[1:]
-dest = Path("src/tfqa/assets/models/default.pt")
-dest.parent.mkdir(parents=True, exist_ok=True)
-shutil.copyfile(src, dest)
-ckpt = load_checkpoint(dest)
-t = pd.read_csv(Path(test_dir) / "comparison.csv")
-mine = t[(t["scorer"] == name) & (t["metric"] == "plcc")].set_index("dimension")
-mean = pd.read_csv(Path(test_dir) / "mean_plcc.csv").set_index("scorer")
-val = pd.read_csv(Path(val_dir) / "mean_plcc.csv").set_index("scorer")
-hist = ckpt["progress"]["history"]
-side = {
-    "sha256": hashlib.sha256(dest.read_bytes()).hexdigest(),
-    "bytes": dest.stat().st_size,
-    "trained_as": name,
-    "source_run": str(Path(src).parent),
-    "best_epoch": int(ckpt["progress"]["best_epoch"]),
-    "epochs_run": len(hist),
-    "train_seconds": float(sum(h["epoch_time_s"] for h in hist)),
-    "versions": ckpt["versions"],
-    "benchmark_manifest_sha256": hashlib.sha256(Path(manifest).read_bytes()).hexdigest(),
-    "test_plcc": {d: [float(r.value), float(r.ci_low), float(r.ci_high)] for d, r in mine.iterrows()},
-    "test_mean_plcc": {s: [float(r.value), float(r.ci_low), float(r.ci_high)] for s, r in mean.iterrows()},
-    "val_mean_plcc": float(val.loc[name, "value"]),
-    "model_card": "docs/model-card.md",
-}
-dest.with_suffix(".json").write_text(json.dumps(side, indent=1) + "\n")
-print(json.dumps(side, indent=1))
-EOF
+  $PY scripts/ship_default.py "$best_ckpt" "$best" "$RUNS/compare_test" "$RUNS/select_model" \
+    "$BENCH/manifest.csv"
 fi
 
 # 7. how the default and the zero-shot scorer rank the generator methods of the third-party clips

@@ -40,6 +40,17 @@ def test_score_batch_with_one_bad_file(tmp_path, synth_clip, monkeypatch):
     (zs,) = json.loads((tmp_path / "z.json").read_text())
     assert zs["scorer"] == "zero-shot" and set(zs["subscores"]["lip_sync"]) == {
         "offset", "confidence", "articulation"}  # fmt: skip
+    # the Transformer alone (--trees none): its score is the default's "transformer" member
+    res = runner.invoke(app, ["score", str(folder / "good.mp4"), "--trees", "none",
+                              "--out", str(tmp_path / "t.json")])  # fmt: skip
+    assert res.exit_code == 0, res.output
+    (alone,) = json.loads((tmp_path / "t.json").read_text())
+    for d, members in good["subscores"].items():
+        assert abs(alone["scores"][d] - members["transformer"]) < 1e-3
+    res = runner.invoke(
+        app, ["score", str(folder / "good.mp4"), "--trees", str(tmp_path / "no.npz")]
+    )
+    assert res.exit_code != 0 and "tree model not found" in res.output
 
 
 def test_score_nothing_found(tmp_path):

@@ -57,11 +57,29 @@ def test_the_sidecar_and_the_config_match_the_checkpoint(ckpt_path):
             assert (list(got) if isinstance(got, tuple) else got) == value, f"{section}.{key}"
 
 
+def test_the_shipped_trees_belong_to_the_checkpoint(ckpt_path):
+    from tfqa.model.scorer import default_trees
+    from tfqa.model.trees import TreeEnsemble
+
+    path = default_trees()
+    assert path is not None, "the default scorer ships its gradient-boosted trees"
+    assert ckpt_path.stat().st_size + path.stat().st_size <= MAX_BYTES  # both together
+    trees = TreeEnsemble.load(path)
+    digest = hashlib.sha256(ckpt_path.read_bytes()).hexdigest()
+    assert trees.header["checkpoint_sha256"] == digest and trees.outputs == TASKS
+    side = json.loads(ckpt_path.with_suffix(".json").read_text())
+    assert side["trees"]["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert side["scorer"] == f"{side['trained_as']}+gbm"
+
+
 def test_create_scorer_defaults_to_the_shipped_model():
+    from tfqa.model.scorer import default_trees
     from tfqa.scoring import LearnedScorer, create_scorer
 
     scorer = create_scorer()
     assert isinstance(scorer, LearnedScorer) and scorer.checkpoint == default_checkpoint()
+    assert scorer.trees == default_trees()
+    assert create_scorer(trees=False).model.trees is None
 
 
 def test_scores_a_clip_in_range(scorer, synth_clip):
@@ -69,6 +87,10 @@ def test_scores_a_clip_in_range(scorer, synth_clip):
     assert res.scorer == "learned" and list(res.scores) == list(TASKS)
     assert all(1.0 <= v <= 5.0 for v in res.scores.values())
     assert "av_offset_ms" in res.evidence  # the evidence comes with the learned scores too
+    for dim, score in res.scores.items():  # each score is the mean of its two members
+        members = res.subscores[dim]
+        assert set(members) == {"transformer", "trees"}
+        assert score == pytest.approx((members["transformer"] + members["trees"]) / 2, abs=1e-5)
 
 
 @pytest.mark.parametrize(
