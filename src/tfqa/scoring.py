@@ -7,8 +7,10 @@ never care which scorer ran.
 
 * ``zero-shot`` — documented monotone calibrations of the evidence
   (:mod:`tfqa.calibration`); needs no training data.
-* ``learned`` — the thesis model (:mod:`tfqa.model`) from a checkpoint;
-  the default checkpoint ships inside the package when available.
+* ``learned`` — the thesis model (:mod:`tfqa.model`) from a checkpoint,
+  averaged with the gradient-boosted trees fitted for it when given
+  (:mod:`tfqa.model.trees`); the default checkpoint and its trees ship inside
+  the package (docs/model-card.md).
 """
 
 from __future__ import annotations
