@@ -40,6 +40,12 @@ def test_score_batch_with_one_bad_file(tmp_path, synth_clip, monkeypatch):
     (zs,) = json.loads((tmp_path / "z.json").read_text())
     assert zs["scorer"] == "zero-shot" and set(zs["subscores"]["lip_sync"]) == {
         "offset", "confidence", "articulation"}  # fmt: skip
+    # an HTML report (scores, members, figures) with the full JSON beside it
+    res = runner.invoke(app, ["score", str(folder), "--out", str(tmp_path / "report.html")])
+    assert res.exit_code == 1, res.output  # the broken file still counts
+    page = (tmp_path / "report.html").read_text()
+    assert "good.mp4" in page and "broken.mp4" in page and "data:image/png;base64," in page
+    assert len(json.loads((tmp_path / "report.json").read_text())) == 2
     # the Transformer alone (--trees none): its score is the default's "transformer" member
     res = runner.invoke(app, ["score", str(folder / "good.mp4"), "--trees", "none",
                               "--out", str(tmp_path / "t.json")])  # fmt: skip

@@ -57,7 +57,8 @@ def score(
         typer.Option(
             "--out",
             "-o",
-            help="results.csv or results.json; a .csv also gets a full .json beside it.",
+            help="results.csv, results.json or report.html (scores, sub-scores and figures of "
+            "the evidence over time); a .csv or .html also gets a full .json beside it.",
         ),
     ] = None,
     scorer: Annotated[
@@ -118,7 +119,7 @@ def score(
     _print_scores(results)
     if out is not None:
         written = [write_results(results, out)]
-        if out.suffix.lower() == ".csv":
+        if out.suffix.lower() in (".csv", ".html", ".htm"):
             written.append(write_results(results, out.with_suffix(".json")))
         console.print("wrote " + ", ".join(map(str, written)))
     n_bad = sum(r.status != "ok" for r in results)

@@ -347,10 +347,15 @@ def create_scorer(name: str = DEFAULT_SCORER, **kwargs: Any) -> Scorer:
 
 
 def write_results(results: list[ScoreResult], out: str | Path) -> Path:
-    """Write results as CSV (``.csv``) or JSON (``.json``/anything else), creating folders."""
+    """Write results as CSV (``.csv``), an HTML report (``.html``, :mod:`tfqa.report`) or JSON
+    (``.json``/anything else), creating folders."""
     import csv
 
     out = Path(out)
+    if out.suffix.lower() in (".html", ".htm"):
+        from tfqa.report import write_html_report
+
+        return write_html_report(results, out)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix.lower() == ".csv":
         rows = [r.to_row() for r in results]
