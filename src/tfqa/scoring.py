@@ -289,7 +289,7 @@ class LearnedScorer(Scorer):
         checkpoint: a ``best.pt`` of ``tfqa train``; None = the shipped default.
         trees: a ``trees.npz`` fitted for that checkpoint (``tfqa compare`` writes one);
             None = the shipped trees with the shipped checkpoint, no trees with
-            another checkpoint; False = the Transformer alone.
+            another checkpoint; True = the shipped trees; False = the Transformer alone.
 
     The sub-scores of each dimension are the members' scores (``transformer``, ``trees``).
     """
@@ -309,6 +309,8 @@ class LearnedScorer(Scorer):
         self.checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
         if trees is None:
             trees = default_trees() if checkpoint is None else False
+        elif trees is True:
+            trees = default_trees()
         self.trees = Path(trees) if trees else None
         self.model = _Model(self.checkpoint, trees=self.trees)
 

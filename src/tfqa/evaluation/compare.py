@@ -279,7 +279,7 @@ def compare_features(
             preds[name] = fitted[name].predict(x_te)
         if trained and "gbm" in fitted:
             first = next(iter(trained))
-            trees = _export_trees(fitted["gbm"], checkpoints[first], split)
+            trees = _export_trees(fitted["gbm"], checkpoints[first])
             preds[f"{first}+gbm"] = blend(preds[first], trees.predict(x_te))
     if not preds:
         raise ConfigError("Expected at least one scorer to compare, but got none")
@@ -308,7 +308,7 @@ def compare_features(
     return Comparison(table, means, pred_df, fitted, md, files)
 
 
-def _export_trees(fitted: FittedBaseline, checkpoint: str | Path, split: str) -> TreeEnsemble:
+def _export_trees(fitted: FittedBaseline, checkpoint: str | Path) -> TreeEnsemble:
     """The fitted gbm as a pickle-free :class:`TreeEnsemble` bound to ``checkpoint``."""
     import sklearn
 
