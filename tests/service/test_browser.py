@@ -111,6 +111,11 @@ def test_upload_watch_finish_see_scores_and_curves(server, page, tiny_clip):
         row = rows.nth(i)
         assert row.get_attribute("data-dim") == dim
         assert row.locator(".value").inner_text() == f"{result['scores'][dim]:.2f}"
+        # the sub-scores behind it (the default scorer: its two members) on hover
+        members = result["subscores"].get(dim, {})
+        assert result["scorer"] != "learned" or set(members) == {"transformer", "trees"}
+        want = " · ".join(f"{k} {v:.2f}" for k, v in members.items())
+        assert row.get_attribute("title") == want
     assert page.locator("#job-title").inner_text() == tiny_clip.name
 
     for chart, min_points in (("sync", 2), ("mouth", 100), ("dnsmos", 1), ("face", 2)):

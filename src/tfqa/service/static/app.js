@@ -223,12 +223,21 @@ async function openJob(id) {
   renderResult(job, result);
 }
 
-function renderScores(box, scores) {
+// The sub-scores behind a score (the default scorer's two members, or the zero-shot evidence
+// terms), e.g. "transformer 4.28 · trees 4.21": shown when the pointer rests on the row.
+function membersText(sub) {
+  return Object.entries(sub || {}).map(([k, v]) => `${k} ${fmt2(v)}`).join(" · ");
+}
+
+function fmt2(v) { return v === null || v === undefined ? "—" : Number(v).toFixed(2); }
+
+function renderScores(box, scores, subscores) {
   box.replaceChildren(...DIMS.map((d) => {
     const s = scores[d];
     const pct = s === null || s === undefined ? 0 : Math.max(0, Math.min(100, ((s - 1) / 4) * 100));
     const hue = Math.round((pct / 100) * 120); // red (1) -> green (5)
-    return el("div", { class: "row", dataset: { dim: d, score: s === null ? "" : String(s) } },
+    const members = membersText((subscores || {})[d]);
+    return el("div", { class: "row", title: members, dataset: { dim: d, score: s === null ? "" : String(s) } },
       el("span", {}, d.replace("_", " ")),
       el("div", { class: "track" }, el("div", { class: "bar", style: `width:${pct}%;background:hsl(${hue},65%,45%)` })),
       el("span", { class: "value" }, s === null || s === undefined ? "—" : s.toFixed(2)));
@@ -261,7 +270,7 @@ function renderResult(job, result) {
   $("#job-result").hidden = false;
   const player = $("#player");
   player.src = `${API}/jobs/${job.id}/video`;
-  renderScores($("#scores"), result.scores || {});
+  renderScores($("#scores"), result.scores || {}, result.subscores);
   const ev = result.evidence || {};
   const cov = ev.face_coverage;
   $("#face-coverage").textContent = cov === undefined || cov === null
@@ -314,7 +323,7 @@ async function openCompare(ids) {
     }
     const { job, result } = item;
     const scores = el("div", { class: "scores" });
-    renderScores(scores, result.scores || {});
+    renderScores(scores, result.scores || {}, result.subscores);
     const ev = result.evidence || {};
     const table = el("table", { class: "key-evidence" }, ...KEY_EVIDENCE.filter((k) => k in ev)
       .map((k) => el("tr", { dataset: { key: k } }, el("td", {}, k), el("td", { class: "num" }, fmt(ev[k])))));
