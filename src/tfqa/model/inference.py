@@ -74,7 +74,10 @@ class TrainedModel:
 
     def predict_arrays(self, arrays: Sequence[Mapping[str, np.ndarray]], batch_size: int = 32):
         """Raw contract arrays per clip → ``(N, 5)`` scores."""
-        inputs = [self.preprocessor.transform(a) for a in arrays]
+        return self.predict_inputs([self.preprocessor.transform(a) for a in arrays], batch_size)
+
+    def predict_inputs(self, inputs: Sequence[Mapping[str, np.ndarray]], batch_size: int = 32):
+        """Preprocessed inputs per clip (:meth:`Preprocessor.transform`) → ``(N, 5)`` scores."""
         return predict(
             self.model,
             inputs,

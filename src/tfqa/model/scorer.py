@@ -141,15 +141,14 @@ class LearnedScorer:
 
     def members(self, clips: Sequence[Mapping[str, np.ndarray]]) -> dict[str, np.ndarray]:
         """``(N, 5)`` scores of each member (``transformer``, ``trees`` if any) and their ``score``."""
-        out = {"transformer": np.asarray(self.trained.predict_arrays(clips), np.float32)}
+        inputs = [self.trained.preprocessor.transform(a) for a in clips]  # once for both members
+        out = {"transformer": np.asarray(self.trained.predict_inputs(inputs), np.float32)}
         if self.trees is None:
             out["score"] = out["transformer"]
             return out
         from tfqa.data.pooling import pool_inputs
 
-        pre = self.trained.preprocessor
-        pooled = np.stack([pool_inputs(pre.transform(a)) for a in clips])
-        out["trees"] = self.trees.predict(pooled)
+        out["trees"] = self.trees.predict(np.stack([pool_inputs(x) for x in inputs]))
         out["score"] = blend(out["transformer"], out["trees"])
         return out
 
