@@ -122,7 +122,8 @@ def _figure_png(res: ScoreResult) -> str | None:
         tw.set_ylabel("face sharpness", fontsize=8)
     ax.legend(fontsize=7, loc="lower left")
     ax.set(title="face", xlabel="s")
-    fig.tight_layout()
+    # fixed margins: tight_layout would cost ~0.5 s per figure (measured), more than the drawing
+    fig.subplots_adjust(left=0.04, right=0.965, bottom=0.19, top=0.88, wspace=0.42)
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=72)
     plt.close(fig)
