@@ -120,9 +120,19 @@ def train(
 
 @app.command()
 def evaluate(
-    checkpoint: Annotated[Path, typer.Argument(help="best.pt written by `tfqa train`.")],
+    checkpoint: Annotated[
+        str,
+        typer.Argument(
+            help="best.pt written by `tfqa train`, or 'default' for the shipped default scorer "
+            "(use --split all on your own labelled clips)."
+        ),
+    ],
     manifest: Annotated[Path, typer.Argument(help="Labelled manifest (clips extracted).")],
     out: Annotated[Path, typer.Option(help="Report folder.")] = Path("runs/eval"),
+    trees: Annotated[
+        Path | None,
+        typer.Option(help="trees.npz of `tfqa compare` for CHECKPOINT: evaluate their average."),
+    ] = None,
     cache_dir: CacheDir = None,
     split: Annotated[str, typer.Option(help="test, val, train or all.")] = "test",
     resamples: Annotated[int, typer.Option(help="Bootstrap resamples for the 95 % CIs.")] = 200,
@@ -138,6 +148,7 @@ def evaluate(
             checkpoint,
             manifest,
             out,
+            trees=trees,
             cache_dir=cache_dir,
             split=split,
             n_resamples=resamples,

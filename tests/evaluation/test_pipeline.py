@@ -148,3 +148,37 @@ def test_parse_overrides():
     }
     with pytest.raises(ConfigError, match="KEY=VALUE"):
         parse_overrides(["nonsense"])
+
+
+def test_evaluate_with_trees_reports_the_average_of_the_two(smoke, tmp_path):
+    import numpy as np
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from tfqa.data.manifest import TASKS
+    from tfqa.data.pooling import pooled_matrix
+    from tfqa.model.inference import load_trained
+    from tfqa.model.trees import TreeEnsemble, file_sha256
+
+    best = smoke["result"].best_checkpoint
+    fs = smoke["features"]
+    pre = load_trained(best, "cpu").preprocessor
+    x = pooled_matrix(pre, fs.clips)
+    models = [HistGradientBoostingRegressor(max_iter=10, random_state=0).fit(x, fs.labels[:, k])
+              for k in range(len(TASKS))]  # fmt: skip
+    trees = TreeEnsemble.from_sklearn(models, TASKS, checkpoint_sha256=file_sha256(best))
+    path = trees.save(tmp_path / "trees.npz")
+    kw = dict(
+        cache_dir=smoke["cache"], split="all", n_resamples=10, figures=False, log=lambda m: None
+    )
+    alone = evaluate(best, smoke["manifest"], tmp_path / "a", **kw).predictions
+    both = evaluate(best, smoke["manifest"], tmp_path / "b", trees=path, **kw).predictions
+    by_name = {v.split("/")[-1]: k for k, v in enumerate(fs.videos)}
+    rows = [by_name[v.split("/")[-1]] for v in both["video"]]
+    tree_pred = trees.predict(x[rows])
+    for k, t in enumerate(TASKS):
+        want = (alone[f"pred_{t}"].to_numpy() + tree_pred[:, k]) / 2
+        np.testing.assert_allclose(both[f"pred_{t}"], want, atol=1e-5)
+    assert "averaged with the trees" in (tmp_path / "b" / "metrics.md").read_text()
+    # "default" is the shipped scorer: it refuses the smoke clips' other feature sizes
+    with pytest.raises(ConfigError, match="feature dims"):
+        evaluate("default", smoke["manifest"], tmp_path / "d", **kw)

@@ -16,7 +16,8 @@ from tfqa.errors import ConfigError
 from tfqa.evaluation.bootstrap import N_RESAMPLES
 from tfqa.evaluation.figures import write_figures
 from tfqa.evaluation.report import evaluate_predictions, write_report
-from tfqa.model.inference import TrainedModel, load_trained
+from tfqa.model.inference import TrainedModel
+from tfqa.model.scorer import LearnedScorer
 
 
 @dataclass
@@ -53,7 +54,7 @@ def select_split(df: pd.DataFrame, split: str | None, config: dict) -> pd.DataFr
 
 
 def evaluate_features(
-    trained: TrainedModel,
+    scorer: LearnedScorer,
     data: FeatureSet,
     out_dir: str | Path,
     *,
@@ -62,13 +63,18 @@ def evaluate_features(
     figures: bool = True,
     title: str = "Evaluation",
 ) -> EvalResult:
-    """Evaluate a trained model on an in-memory feature set and write the report."""
+    """Evaluate a trained model (with its trees, if the scorer has them) on an in-memory
+    feature set and write the report."""
+    trained = scorer.trained
     check_contract(trained, data)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    preds = trained.predict_arrays(data.clips)
+    preds = scorer.members(data.clips)["score"]
     table = evaluate_predictions(data.labels, preds, n_resamples=n_resamples, seed=seed)
-    files = write_report(table, out, title=title, notes=f"checkpoint: `{trained.path}`")
+    notes = f"checkpoint: `{trained.path}`"
+    if scorer.trees is not None:
+        notes += f"; averaged with the trees of `{scorer.trees_path}`"
+    files = write_report(table, out, title=title, notes=notes)
     pred_df = pd.DataFrame({"video": data.videos, "group": data.groups})
     for k, t in enumerate(TASKS):
         pred_df[t] = data.labels[:, k]
@@ -85,6 +91,7 @@ def evaluate(
     manifest: str | Path,
     out_dir: str | Path,
     *,
+    trees: str | Path | None = None,
     cache_dir: str | Path | None = None,
     split: str | None = "test",
     n_resamples: int = N_RESAMPLES,
@@ -96,7 +103,10 @@ def evaluate(
     """``tfqa evaluate``: score a manifest's clips with a checkpoint and report the metrics.
 
     Args:
-        checkpoint: ``best.pt`` (or ``last.pt``) written by ``tfqa train``.
+        checkpoint: ``best.pt`` (or ``last.pt``) written by ``tfqa train``, or
+            ``default``: the shipped default scorer (checkpoint + its trees).
+        trees: a ``trees.npz`` of ``tfqa compare`` for ``checkpoint``: the predictions
+            are then the default scorer's average of the two.
         manifest: the labelled manifest; its clips must have been extracted.
         out_dir: receives ``metrics.csv``, ``metrics.md``, ``predictions.csv``
             and ``scatter.png``, ``errors.png``, ``ci.png``.
@@ -110,12 +120,16 @@ def evaluate(
         log: progress sink (default: print).
     """
     log = log or print
-    trained = load_trained(checkpoint, device)
-    df = select_split(load_manifest(manifest), split, trained.config)
+    if str(checkpoint) == "default":
+        from tfqa.model.scorer import default_checkpoint, default_trees
+
+        checkpoint, trees = default_checkpoint(), trees or default_trees()
+    scorer = LearnedScorer(checkpoint, trees=trees, device=device)
+    df = select_split(load_manifest(manifest), split, scorer.trained.config)
     data, _missing = load_feature_set(df, FeatureStore.in_cache(cache_dir), log=log)
     title = f"Evaluation on {split or 'all'} ({len(data)} clips)"
     result = evaluate_features(
-        trained, data, out_dir, n_resamples=n_resamples, seed=seed, figures=figures, title=title
+        scorer, data, out_dir, n_resamples=n_resamples, seed=seed, figures=figures, title=title
     )
     log(f"wrote {', '.join(str(p) for p in result.files.values())}")
     return result

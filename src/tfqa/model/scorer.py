@@ -95,6 +95,7 @@ class LearnedScorer:
         self.trained = load_trained(checkpoint, device)
         self.checkpoint = str(checkpoint)
         self.trees = None
+        self.trees_path = str(trees) if trees is not None else None
         if trees is not None:
             from tfqa.model.trees import TreeEnsemble, file_sha256
 
