@@ -53,6 +53,14 @@ class ModelNotFoundError(TfqaError, FileNotFoundError):
     code = "model_not_found"
 
 
+def require_model_file(path: str | Path, what: str, hint: str) -> Path:
+    """``path`` as a Path if it is a file, else :class:`ModelNotFoundError` ``"<what> not found"``."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelNotFoundError(f"{what} not found", path=path, hint=hint)
+    return path
+
+
 class InputError(TfqaError):
     """A user's input file cannot be scored."""
 

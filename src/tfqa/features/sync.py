@@ -31,7 +31,7 @@ from typing import Any
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
-from tfqa.errors import ModelNotFoundError
+from tfqa.errors import require_model_file
 from tfqa.features.base import DerivedExtractor, FeatureBlock, register
 from tfqa.io.constants import ANALYSIS_RATE, FRAME_MS, HOP_SAMPLES, SAMPLE_RATE
 
@@ -83,13 +83,11 @@ class SyncModel:
 
     @classmethod
     def load(cls, path: str | Path) -> SyncModel:
-        path = Path(path)
-        if not path.exists():
-            raise ModelNotFoundError(
-                "sync model file not found",
-                path=path,
-                hint="Omit the path to use the embedded model, or train one with `tfqa train-sync`",
-            )
+        path = require_model_file(
+            path,
+            "sync model file",
+            "Omit the path to use the embedded model, or train one with `tfqa train-sync`",
+        )
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
             return cls(

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from tfqa.errors import ConfigError, ModelNotFoundError
+from tfqa.errors import ConfigError, require_model_file
 
 FORMAT = "tfqa-mtl-1"
 
@@ -95,13 +95,9 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
         ModelNotFoundError: the file does not exist.
         ConfigError: the file is not a tfqa checkpoint of a known format.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ModelNotFoundError(
-            "checkpoint not found",
-            path=path,
-            hint="Train one with `tfqa train`, or give the path of a .pt file it wrote",
-        )
+    path = require_model_file(
+        path, "checkpoint", "Train one with `tfqa train`, or give the path of a .pt file it wrote"
+    )
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # noqa: BLE001  (torch raises several types for a bad file)

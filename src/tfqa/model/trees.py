@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from tfqa.errors import ConfigError, ModelNotFoundError
+from tfqa.errors import ConfigError, require_model_file
 
 FORMAT = "tfqa-trees/1"
 SCORE_RANGE = (1.0, 5.0)
@@ -170,13 +170,11 @@ class TreeEnsemble:
             ModelNotFoundError: no such file.
             ConfigError: not a tree file of this format.
         """
-        path = Path(path)
-        if not path.is_file():
-            raise ModelNotFoundError(
-                "tree model not found",
-                path=path,
-                hint="Give the trees.npz that `tfqa compare` wrote, or score without trees",
-            )
+        path = require_model_file(
+            path,
+            "tree model",
+            "Give the trees.npz that `tfqa compare` wrote, or score without trees",
+        )
         try:
             with np.load(path, allow_pickle=False) as z:
                 header = json.loads(bytes(z["header"]).decode())
