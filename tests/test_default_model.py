@@ -80,6 +80,8 @@ def test_create_scorer_defaults_to_the_shipped_model():
     assert isinstance(scorer, LearnedScorer) and scorer.checkpoint == default_checkpoint()
     assert scorer.trees == default_trees()
     assert create_scorer(trees=False).model.trees is None
+    # naming the shipped checkpoint explicitly still gets its trees
+    assert create_scorer(checkpoint=default_checkpoint()).trees == default_trees()
 
 
 def test_scores_a_clip_in_range(scorer, synth_clip):

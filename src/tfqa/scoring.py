@@ -288,8 +288,8 @@ class LearnedScorer(Scorer):
     Args:
         checkpoint: a ``best.pt`` of ``tfqa train``; None = the shipped default.
         trees: a ``trees.npz`` fitted for that checkpoint (``tfqa compare`` writes one);
-            None = the shipped trees with the shipped checkpoint, no trees with
-            another checkpoint; True = the shipped trees; False = the Transformer alone.
+            None = the shipped trees with the shipped checkpoint (given or not), no trees
+            with another checkpoint; True = the shipped trees; False = the Transformer alone.
 
     The sub-scores of each dimension are the members' scores (``transformer``, ``trees``).
     """
@@ -307,8 +307,12 @@ class LearnedScorer(Scorer):
         from tfqa.model.scorer import default_checkpoint, default_trees
 
         self.checkpoint = Path(checkpoint) if checkpoint else default_checkpoint()
+        shipped = checkpoint is None or (
+            default_trees() is not None
+            and self.checkpoint.resolve() == default_checkpoint().resolve()
+        )
         if trees is None:
-            trees = default_trees() if checkpoint is None else False
+            trees = default_trees() if shipped else False
         elif trees is True:
             trees = default_trees()
         self.trees = Path(trees) if trees else None
