@@ -32,6 +32,35 @@ def test_roundtrip_and_stale_entry(tmp_path):
     assert store.get(video) is None and not store.has(video)
 
 
+def test_entries_made_by_other_extractors_read_as_missing(tmp_path):
+    fs = make_synthetic(1, 30, seed=0)
+    video = _video(tmp_path)
+    FeatureStore(tmp_path / "store", features="aaaa").put(video, fs.clips[0], fs.contract)
+    assert FeatureStore(tmp_path / "store", features="aaaa").has(video)
+    assert FeatureStore(tmp_path / "store", features="bbbb").get(video) is None  # other extractors
+    assert FeatureStore(tmp_path / "store").has(video)  # None: no check
+    FeatureStore(tmp_path / "old").put(video, fs.clips[0], fs.contract)  # made without an id
+    assert not FeatureStore(tmp_path / "old", features="aaaa").has(video)
+
+
+def test_features_id_follows_the_extractors(tmp_path):
+    """Another sync model (or config) gives another id; the default store checks the default id."""
+    from tfqa.features import create_extractor
+    from tfqa.features.pipeline import DEFAULT_EXTRACTORS, FeaturePipeline, default_features_id
+    from tfqa.features.sync import load_sync_model
+
+    load_sync_model().save(tmp_path / "sync.npz")
+    sync = create_extractor("sync", model_path=str(tmp_path / "sync.npz"))
+    plain = FeaturePipeline(cache=False, workers=1)
+    other = FeaturePipeline(
+        [sync if x == "sync" else x for x in DEFAULT_EXTRACTORS], cache=False, workers=1
+    )
+    assert list(other.extractors) == list(plain.extractors)  # only the sync model differs
+    assert plain.features_id() == default_features_id()
+    assert other.features_id() != plain.features_id()
+    assert FeatureStore.in_cache(tmp_path).features == default_features_id()
+
+
 def test_check_arrays_names_the_problem():
     fs = make_synthetic(1, 30, seed=0)
     bad = dict(fs.clips[0])

@@ -70,13 +70,14 @@ def extract_manifest(
 
     df = manifest if isinstance(manifest, pd.DataFrame) else load_manifest(manifest)
     log = log or print
-    store = FeatureStore.in_cache(cache_dir)
+    pipe = pipeline if pipeline is not None else _default_pipeline(cache_dir)
+    features_id = getattr(pipe, "features_id", None)
+    store = FeatureStore.in_cache(cache_dir, features_id() if features_id else "default")
     report = ExtractReport(total=len(df))
     todo = [v for v in df["video"] if not store.has(v)]
     report.skipped = len(df) - len(todo)
     if not todo:
         return report
-    pipe = pipeline if pipeline is not None else _default_pipeline(cache_dir)
     with _progress_bar(progress, len(todo), report.skipped) as advance:
         for video in todo:
             try:

@@ -65,18 +65,36 @@ def dims_of(arrays: ClipArrays) -> dict[str, int]:
 
 
 class FeatureStore:
-    """Per-clip model arrays under ``root`` (see the module docstring)."""
+    """Per-clip model arrays under ``root`` (see the module docstring).
 
-    def __init__(self, root: str | Path) -> None:
+    ``features`` names the extractors that made the arrays
+    (:meth:`tfqa.features.pipeline.FeaturePipeline.features_id`): entries are
+    written with it, and an entry made with other extractors (a retrained sync
+    model, a changed config, a store older than this check) reads as missing.
+    ``"default"`` means the default extractors; ``None`` skips the check.
+    """
+
+    def __init__(self, root: str | Path, features: str | None = None) -> None:
         self.root = Path(root)
+        self._features = features
+
+    @property
+    def features(self) -> str | None:
+        if self._features == "default":
+            from tfqa.features.pipeline import default_features_id
+
+            self._features = default_features_id()
+        return self._features
 
     @classmethod
-    def in_cache(cls, cache_dir: str | Path | None) -> FeatureStore:
+    def in_cache(
+        cls, cache_dir: str | Path | None, features: str | None = "default"
+    ) -> FeatureStore:
         """The store that lives inside a feature-cache directory (default location if None)."""
         from tfqa.features.cache import default_cache_dir
 
         base = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-        return cls(base / STORE_SUBDIR)
+        return cls(base / STORE_SUBDIR, features)
 
     def path_for(self, video: str | Path) -> Path:
         digest = hashlib.sha1(str(Path(video).resolve()).encode()).hexdigest()[:24]
@@ -99,6 +117,7 @@ class FeatureStore:
             "contract": dict(contract),
             "meta": dict(meta or {}),
             "tfqa": __version__,
+            "features": self.features,
         }
         payload = {k: np.asarray(arrays[k], dtype=np.float32) for k in ARRAY_KEYS}
         payload["__header__"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
@@ -125,6 +144,8 @@ class FeatureStore:
         stat = _stat(video)
         if header.get("stat") is not None and stat is not None and stat != header["stat"]:
             return None  # the source changed since extraction
+        if self.features is not None and header.get("features") != self.features:
+            return None  # made by other extractors (or before they were recorded)
         return header
 
     def has(self, video: str | Path) -> bool:

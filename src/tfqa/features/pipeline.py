@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +123,17 @@ class FeaturePipeline:
             self.cache = cache
         self.max_side = max_side
         self.min_duration_s = min_duration_s
+
+    def features_id(self) -> str:
+        """16 hex digits naming what this pipeline computes: its extractors' configs and versions
+        (a sync model's file included) and the decode size.  The feature store marks its
+        entries with it, so arrays made by other extractors read as stale."""
+        import hashlib
+        import json
+
+        keys = {name: x.config_hash() for name, x in self.extractors.items()}
+        payload = json.dumps({"extractors": keys, "max_side": self.max_side}, sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
     @staticmethod
     def _resolve(given: list[Extractor]) -> dict[str, Extractor]:
@@ -331,6 +343,12 @@ class FeaturePipeline:
             "digests": digests,
             "source_path": path,
         }
+
+
+@lru_cache(maxsize=1)
+def default_features_id() -> str:
+    """:meth:`FeaturePipeline.features_id` of the default extractors (what ``tfqa extract`` runs)."""
+    return FeaturePipeline(cache=False, workers=1).features_id()
 
 
 DECODE_QUEUE = 8  # decoded frames buffered ahead of the frame pass, at most

@@ -7,8 +7,11 @@ Method (a landmark-based cousin of SyncNet that runs in milliseconds on a CPU):
    to 0.3-8 Hz (syllable rates) and z-scored per clip.
 2. An *audio-to-mouth* linear model (:class:`SyncModel`, ridge regression
    on log-mel frames with +-3 frames of context) predicts those signals from
-   the speech alone.  It ships inside the package (``assets/sync_ridge.npz``)
-   and is re-trainable with :func:`tfqa.features.sync_train.train_sync_model`.
+   the speech alone.  It ships inside the package (``assets/sync_ridge.npz``;
+   fitted on the 40 generated clips, each also heard through white noise and
+   in two synthetic rooms) and is re-trainable with
+   :func:`tfqa.features.sync_train.train_sync_model` (``tfqa train-sync``).
+   Its file's SHA-256 is part of the extractor's cache key.
 3. The observed and predicted signals are cross-correlated over lags of
    +-``max_lag`` frames; the lag of the peak is the A/V offset (refined to
    sub-frame precision by a parabola through the peak), positive when the
@@ -21,6 +24,7 @@ Method (a landmark-based cousin of SyncNet that runs in milliseconds on a CPU):
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -40,6 +44,7 @@ MEL_WIN = 400  # 25 ms analysis window
 MEL_NFFT = 512
 BAND_HZ = (0.3, 8.0)  # articulation band of the mouth signals (syllable rate ~2-8 Hz)
 _EPS = 1e-8
+_MODEL_HINT = "Omit the path to use the embedded model, or train one with `tfqa train-sync`"
 
 
 # ------------------------------------------------------------------------------------
@@ -83,11 +88,7 @@ class SyncModel:
 
     @classmethod
     def load(cls, path: str | Path) -> SyncModel:
-        path = require_model_file(
-            path,
-            "sync model file",
-            "Omit the path to use the embedded model, or train one with `tfqa train-sync`",
-        )
+        path = require_model_file(path, "sync model file", _MODEL_HINT)
         with np.load(path, allow_pickle=False) as data:
             header = json.loads(bytes(data["header"]).decode())
             return cls(
@@ -114,6 +115,23 @@ def load_sync_model(path: str | None = None) -> SyncModel:
     ref = resources.files("tfqa.assets").joinpath("sync_ridge.npz")
     with resources.as_file(ref) as p:
         return SyncModel.load(p)
+
+
+def sync_model_digest(path: str | None = None) -> str:
+    """SHA-256 (16 hex digits) of the model file: part of the sync cache key.
+
+    An explicit file is read each time (a few kB), so overwriting it changes the key.
+    """
+    if path is None:
+        return _embedded_digest()
+    data = require_model_file(path, "sync model file", _MODEL_HINT).read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _embedded_digest() -> str:
+    data = resources.files("tfqa.assets").joinpath("sync_ridge.npz").read_bytes()
+    return hashlib.sha256(data).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------------------------
@@ -255,6 +273,11 @@ class Sync(DerivedExtractor):
     inputs = ("face", "waveform")
     Config = SyncConfig
     description = "audio-to-mouth cross-correlation: A/V offset (frames, ms), confidence, curves"
+
+    def config_hash(self) -> str:
+        """The config's hash and the model file's: a retrained model never reuses cached offsets."""
+        both = super().config_hash() + sync_model_digest(self.config.model_path)
+        return hashlib.sha256(both.encode()).hexdigest()[:16]
 
     def compute(self, inputs: dict[str, Any]) -> FeatureBlock:
         face: FeatureBlock = inputs["face"]
