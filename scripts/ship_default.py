@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from tfqa.features.pipeline import default_features_id
 from tfqa.model.checkpoint import load_checkpoint
 from tfqa.model.trees import TreeEnsemble
 
@@ -75,6 +76,10 @@ def main(src: str, name: str, test_dir: str, val_dir: str, manifest: str) -> dic
         "epochs_run": len(hist),
         "train_seconds": float(sum(h["epoch_time_s"] for h in hist)),
         "versions": ckpt["versions"],
+        # the extractors (sync model included) whose features the model was trained on:
+        # train_default.sh extracts, trains and ships with the same code; a test checks that
+        # tfqa's current extractors still compute these features
+        "features_id": default_features_id(),
         "benchmark_manifest_sha256": _sha(Path(manifest)),
         "test_plcc": per_dim(shipped),
         "transformer_test_plcc": per_dim(name),

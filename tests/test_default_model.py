@@ -57,6 +57,14 @@ def test_the_sidecar_and_the_config_match_the_checkpoint(ckpt_path):
             assert (list(got) if isinstance(got, tuple) else got) == value, f"{section}.{key}"
 
 
+def test_the_default_model_reads_the_features_it_was_trained_on(ckpt_path):
+    """Changing an extractor (e.g. retraining the sync model) means retraining the default."""
+    from tfqa.features.pipeline import default_features_id
+
+    side = json.loads(ckpt_path.with_suffix(".json").read_text())
+    assert side["features_id"] == default_features_id()
+
+
 def test_the_shipped_trees_belong_to_the_checkpoint(ckpt_path):
     from tfqa.model.scorer import default_trees
     from tfqa.model.trees import TreeEnsemble

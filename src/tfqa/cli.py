@@ -261,6 +261,12 @@ def train_sync(
             help="Shift the training audio (frames; <0 = earlier): sets the estimator's zero."
         ),
     ] = 0,
+    rt60: Annotated[
+        list[float] | None,
+        typer.Option(
+            help="Also hear each clip in a synthetic room of this RT60 (s); repeatable (default: 0.4 and 0.9)."
+        ),
+    ] = None,
 ) -> None:
     """Train the audio-to-mouth model of the sync extractor."""
     from tfqa.features.sync_train import train_sync_model
@@ -275,8 +281,9 @@ def train_sync(
             if err:
                 prog.console.print(f"[yellow]skipped[/] {err}")
 
+        rooms = {} if rt60 is None else {"augment_rt60_s": tuple(rt60)}
         model = train_sync_model(files, out, cache_dir=cache_dir, alpha=alpha,
-                                 audio_shift_frames=audio_shift_frames, on_clip=on_clip)  # fmt: skip
+                                 audio_shift_frames=audio_shift_frames, on_clip=on_clip, **rooms)  # fmt: skip
     console.print(
         f"wrote {out}: {model.provenance['n_clips']} clips, {model.provenance['n_frames']} frames, train R² {model.provenance['train_r2']:.3f}"
     )

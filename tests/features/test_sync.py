@@ -62,3 +62,43 @@ def test_other_voice_loses_confidence(synth_clip, scorer):
     other = scorer.score(synth_clip("other", other_voice=True))
     assert other.evidence["sync_confidence"] < clean.evidence["sync_confidence"] - 0.1
     assert other.scores["cross_modal"] < clean.scores["cross_modal"]
+
+
+def test_cache_key_follows_the_model_file(tmp_path):
+    """A retrained sync model never reuses offsets cached with another one."""
+    from dataclasses import replace
+
+    from tfqa.features import create_extractor
+
+    m = load_sync_model()
+    path = tmp_path / "sync.npz"
+
+    def key():
+        return create_extractor("sync", model_path=str(path)).config_hash()
+
+    m.save(path)
+    first = key()
+    m.save(path)
+    assert key() == first  # the same model again: the same key
+    replace(m, coef=m.coef * 1.01).save(path)
+    assert key() != first  # other weights in the same file: another key
+
+
+def test_training_hears_the_clips_in_rooms(synth_clip, feature_cache, tmp_path):
+    """Each clip is seen clean, through noise and in each room; the provenance says so."""
+    from tfqa.features.sync_train import train_sync_model
+
+    clip = synth_clip("clean")
+    model = train_sync_model(
+        [clip], tmp_path / "sync.npz", cache_dir=feature_cache.root,
+        augment_snr_db=(10.0,), augment_rt60_s=(0.5, 0.9),
+    )  # fmt: skip
+    prov = load_sync_model(str(tmp_path / "sync.npz")).provenance
+    assert prov["augment_rt60_s"] == [0.5, 0.9] and prov["augment_snr_db"] == [10.0]
+    assert model.provenance["n_pairs"] == 4  # clean + 1 noise + 2 rooms
+    plain = train_sync_model(
+        [clip], tmp_path / "plain.npz", cache_dir=feature_cache.root,
+        augment_snr_db=(), augment_rt60_s=(),
+    )  # fmt: skip
+    assert model.provenance["n_frames"] == 4 * plain.provenance["n_frames"]
+    assert not np.allclose(model.coef, plain.coef)  # the extra views changed the fit

@@ -8,7 +8,13 @@ The embedded model (``assets/sync_ridge.npz``) was made with::
 i.e. on the 40 AI-generated clips only, so that the 41 real clips stay a
 held-out test set for ``tfqa bench sync``.  Training is a ridge regression
 (closed form, seconds on a CPU) of band-passed, z-scored mouth signals on
-stacked log-mel frames.
+stacked log-mel frames.  Each clip is also heard through white noise (20 and
+10 dB SNR) and through two synthetic rooms (RT60 0.4 and 0.9 s,
+:func:`tfqa.data.degrade_audio.reverberate`): a reverberant tail smears the
+speech envelope later in time, and a model that never heard one reads reverberant
+speech as late audio (on the 41 real clips at RT60 0.8 s the whole-clip offset
+stayed within one frame of the clean reading for 61 % of the clips without
+the rooms in training, 88 % with them).
 
 Where zero lies: the fit treats its clips as in sync.  Trained as they are,
 the generated clips put the zero one frame late: the project's synthesiser
@@ -44,11 +50,14 @@ def clip_training_pair(
     noise_snr_db: float | None = None,
     seed: int = 0,
     subframes: int = 4,
+    reverb_rt60_s: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(mel (T, subframes * n_mels), mouth (T, K) prepared, valid (T,)) for one clip.
 
     ``audio_shift_frames`` delays (> 0) or advances (< 0) the clip's audio before
     the fit: it sets where the estimator's zero lies (see ``train_sync_model``).
+    ``noise_snr_db`` / ``reverb_rt60_s`` hear the clip through white noise / a
+    synthetic room first (augmentation).
     """
     feats = pipeline.extract(path)
     face = feats.blocks["face"]
@@ -61,6 +70,10 @@ def clip_training_pair(
         samples = samples + rng.normal(
             0.0, np.sqrt(power / 10 ** (noise_snr_db / 10)), len(samples)
         ).astype(np.float32)
+    if reverb_rt60_s is not None:  # augmentation: the same clip heard in a room
+        from tfqa.data.degrade_audio import reverberate
+
+        samples = reverberate(samples, reverb_rt60_s, np.random.default_rng(seed))
     mouth = prepare_mouth(face.sequences["mouth"], present)
     mel = log_mel_frames(samples, len(mouth), n_mels, noise_floor_percentile, subframes)
     return mel, mouth, present
@@ -112,14 +125,15 @@ def train_sync_model(
     audio_shift_frames: int = 0,
     noise_floor_percentile: float | None = 20.0,
     augment_snr_db: Sequence[float] = (20.0, 10.0),
+    augment_rt60_s: Sequence[float] = (0.4, 0.9),
     on_clip: Callable[[str, Exception | None], None] | None = None,
 ) -> SyncModel:
     """Extract mouth signals + audio of ``paths``, fit, save to ``out``; unusable clips are skipped.
 
     The fit treats the training clips as in sync after their audio is shifted by
     ``audio_shift_frames``; that choice defines the estimator's zero.  Each clip
-    is also seen through white noise at ``augment_snr_db`` so that noisy speech
-    still predicts the mouth.
+    is also seen through white noise at ``augment_snr_db`` and in synthetic rooms
+    of ``augment_rt60_s`` so that noisy and reverberant speech still predict the mouth.
     """
     from tfqa.errors import InputError
     from tfqa.features.cache import FeatureCache
@@ -132,7 +146,9 @@ def train_sync_model(
     used = []
     for p in paths:
         try:
-            for i, snr in enumerate((None, *augment_snr_db)):
+            views = [(None, None)] + [(snr, None) for snr in augment_snr_db]
+            views += [(None, rt60) for rt60 in augment_rt60_s]
+            for i, (snr, rt60) in enumerate(views):
                 pairs.append(
                     clip_training_pair(
                         p,
@@ -143,6 +159,7 @@ def train_sync_model(
                         snr,
                         i,
                         subframes,
+                        rt60,
                     )
                 )
             used.append(Path(p).name)
@@ -158,6 +175,7 @@ def train_sync_model(
         "n_clips": len(used),
         "audio_shift_frames": audio_shift_frames,
         "augment_snr_db": list(augment_snr_db),
+        "augment_rt60_s": list(augment_rt60_s),
     }
     model = fit_sync_model(pairs, n_mels=n_mels, context=context, alpha=alpha, provenance=prov,
                            noise_floor_percentile=noise_floor_percentile, subframes=subframes)  # fmt: skip
