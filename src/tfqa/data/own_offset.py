@@ -11,8 +11,8 @@ So the source's own offset is measured by two estimators that share nothing
 learned and counted (``ClipFacts.own_offset_ms``) only where they agree:
 
 - ``tfqa``: tfqa's sync estimator (:func:`tfqa.features.sync.estimate_offset`,
-  a ridge model of mouth shape from speech, fitted on synthesised talking
-  photos) over the whole recording;
+  a ridge model of mouth shape from speech, fitted on the 40 AI-generated
+  clips) over the whole recording;
 - ``crude``: the lag (±15 frames) maximising the correlation of the
   frame-to-frame change of the inner-lip opening with the change of the log
   speech-band envelope (:func:`crude_offset`) — no model, no band-pass.

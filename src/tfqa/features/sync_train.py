@@ -12,9 +12,10 @@ stacked log-mel frames.  Each clip is also heard through white noise (20 and
 10 dB SNR) and through two synthetic rooms (RT60 0.4 and 0.9 s,
 :func:`tfqa.data.degrade_audio.reverberate`): a reverberant tail smears the
 speech envelope later in time, and a model that never heard one reads reverberant
-speech as late audio (on the 41 real clips at RT60 0.8 s the whole-clip offset
-stayed within one frame of the clean reading for 61 % of the clips without
-the rooms in training, 88 % with them).
+speech as late audio (``benchmarks/sync_rooms.py``: in rooms of RT60 1.0 / 1.5 /
+2.5 s the whole-clip offset of the 41 real clips stays within a frame of its clean
+reading for 83 / 51 / 39 % of them without the rooms in training, 90 / 59 / 51 %
+with them).
 
 Where zero lies: the fit treats its clips as in sync.  Trained as they are,
 the generated clips put the zero one frame late: the project's synthesiser
