@@ -25,11 +25,6 @@ ROOMS_S = (0.3, 0.6, 1.0, 1.5, 2.5)  # the benchmark reverb family's levels
 SNRS_DB = (10.0, 0.0)
 
 
-def white_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
-    power = float(np.mean(x.astype(np.float64) ** 2))
-    return (x + rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x))).astype(np.float32)
-
-
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("clips", type=Path, help="folder of clips (or one clip)")
@@ -42,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from tfqa.features.cache import FeatureCache
     from tfqa.features.pipeline import FeaturePipeline
     from tfqa.features.sync import estimate_offset, load_sync_model, sync_inputs
+    from tfqa.features.sync_train import add_white_noise
 
     models = {"embedded": load_sync_model()}
     for spec in args.model:
@@ -64,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
                 if kind == "rt60":
                     heard = reverberate(x.samples, value, rng)
                 else:
-                    heard = white_noise(x.samples, value, rng)
+                    heard = add_white_noise(x.samples, value, rng)
                 keeps[mname].setdefault(f"{kind} {value:g}", []).append(
                     abs(offset(x, heard, model) - clean) <= 1
                 )

@@ -42,6 +42,12 @@ from tfqa.io import load_audio
 DEFAULT_TARGETS = tuple(name for name, _, _ in MOUTH_PAIRS)
 
 
+def add_white_noise(x: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+    """``x`` plus Gaussian white noise at ``snr_db`` below its mean power."""
+    power = float(np.mean(x.astype(np.float64) ** 2))
+    return x + rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), len(x)).astype(np.float32)
+
+
 def clip_training_pair(
     path: str | Path,
     pipeline,
@@ -66,11 +72,7 @@ def clip_training_pair(
     audio = load_audio(path, video_start_s=feats.info.video_start_s)
     samples = shift_audio(audio.samples, audio_shift_frames)
     if noise_snr_db is not None:  # augmentation: the same clip heard through white noise
-        rng = np.random.default_rng(seed)
-        power = float(np.mean(samples.astype(np.float64) ** 2))
-        samples = samples + rng.normal(
-            0.0, np.sqrt(power / 10 ** (noise_snr_db / 10)), len(samples)
-        ).astype(np.float32)
+        samples = add_white_noise(samples, noise_snr_db, np.random.default_rng(seed))
     if reverb_rt60_s is not None:  # augmentation: the same clip heard in a room
         from tfqa.data.degrade_audio import reverberate
 
