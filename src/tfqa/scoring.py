@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -165,6 +166,7 @@ class Scorer:
 
     def __init__(self, pipeline: FeaturePipeline | None = None, **pipeline_kwargs: Any) -> None:
         self.pipeline = pipeline or FeaturePipeline(**pipeline_kwargs)
+        self.notes: list[str] = []  # scorer-wide warnings, added to every result
 
     def score_features(
         self, feats: ClipFeatures
@@ -184,7 +186,7 @@ class Scorer:
             subscores=subscores,
             curves=collect_curves(feats),
             traces=collect_traces(feats),
-            warnings=list(feats.warnings),
+            warnings=list(feats.warnings) + self.notes,
             media=feats.info.to_dict(),
             scorer=self.name,
             timings=timings,
@@ -317,6 +319,23 @@ class LearnedScorer(Scorer):
             trees = default_trees()
         self.trees = Path(trees) if trees else None
         self.model = _Model(self.checkpoint, trees=self.trees)
+        self._check_features()
+
+    def _check_features(self) -> None:
+        """Warn (once, and in every result) when this tfqa's extractors are not the ones the
+        checkpoint was trained on: its inputs would then be shifted and its scores off."""
+        trained, ours = self.model.features_id, self.pipeline.features_id()
+        if trained is None or trained == ours:
+            return
+        msg = (
+            f"{self.checkpoint}: the model was trained on features from other extractors "
+            f"(features id {trained}; this tfqa computes {ours}, e.g. another sync model or "
+            "extractor config), so its scores may be off; retrain it on features extracted by "
+            "this tfqa (`tfqa extract`, then `tfqa train`), or score with the extractors it "
+            "was trained with"
+        )
+        warnings.warn(msg, UserWarning, stacklevel=3)
+        self.notes.append(msg)
 
     def score_features(
         self, feats: ClipFeatures

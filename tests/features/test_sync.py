@@ -80,8 +80,11 @@ def test_cache_key_follows_the_model_file(tmp_path):
     first = key()
     m.save(path)
     assert key() == first  # the same model again: the same key
+    assert np.array_equal(load_sync_model(path).coef, m.coef)
     replace(m, coef=m.coef * 1.01).save(path)
     assert key() != first  # other weights in the same file: another key
+    # ... and the loader does not hand back the model it read from that path before
+    np.testing.assert_allclose(load_sync_model(path).coef, m.coef * 1.01, rtol=1e-6)
 
 
 def test_training_hears_the_clips_in_rooms(synth_clip, feature_cache, tmp_path):

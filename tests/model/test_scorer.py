@@ -50,3 +50,32 @@ def test_default_checkpoint_is_found_or_explained():
         assert "--scorer zero-shot" in str(e)
     else:
         assert path.is_file()
+
+
+def test_the_checkpoint_records_the_extractors_of_its_features(smoke):
+    """``tfqa train`` writes the store's features id into the checkpoint's contract."""
+    from tfqa.features.pipeline import default_features_id
+
+    scorer = LearnedScorer(smoke["result"].best_checkpoint)
+    assert scorer.features_id == default_features_id()
+
+
+def test_a_checkpoint_trained_on_other_extractors_is_flagged(smoke, tmp_path):
+    """Scoring with extractors other than the training ones warns, once and in every result."""
+    import torch
+
+    from tfqa.scoring import LearnedScorer as Scorer
+
+    ckpt = torch.load(smoke["result"].best_checkpoint, weights_only=False)
+    ckpt["contract"]["features_id"] = "0123456789abcdef"
+    other = tmp_path / "other.pt"
+    torch.save(ckpt, other)
+    with pytest.warns(UserWarning, match="trained on features from other extractors"):
+        flagged = Scorer(other, cache=False)
+    assert len(flagged.notes) == 1 and "0123456789abcdef" in flagged.notes[0]
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the matching checkpoint: no warning
+        same = Scorer(smoke["result"].best_checkpoint, cache=False)
+    assert same.notes == []

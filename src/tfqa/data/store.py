@@ -281,7 +281,19 @@ def load_feature_set(
         labels=rows[list(TASKS)].to_numpy(dtype=np.float32),
         videos=videos,
         groups=[str(g) for g in rows["group"]],
-        contract=dict(contract or {}),
+        contract=_with_features_id(contract, store.features),
         splits=splits if not pd.isna(rows["split"]).any() else None,
     )
     return fs, missing
+
+
+def _with_features_id(contract: Mapping[str, Any] | None, features: str | None) -> dict:
+    """The stored contract, plus the id of the extractors that made it (when the store checks it).
+
+    Training copies the contract into its checkpoints, so a scorer can tell whether its
+    extractors compute what the model was trained on.
+    """
+    out = dict(contract or {})
+    if features is not None:
+        out["features_id"] = features
+    return out

@@ -107,17 +107,30 @@ class SyncModel:
         return features @ self.coef + self.intercept
 
 
-@lru_cache(maxsize=4)
-def load_sync_model(path: str | None = None) -> SyncModel:
-    """The embedded model (``path=None``) or one saved by :meth:`SyncModel.save`."""
-    if path is not None:
-        return SyncModel.load(path)
+def load_sync_model(path: str | Path | None = None) -> SyncModel:
+    """The embedded model (``path=None``) or one saved by :meth:`SyncModel.save`.
+
+    Loaded models are cached by file content, so a file overwritten in place is reloaded.
+    """
+    if path is None:
+        return _load_embedded()
+    return _load_file(str(path), sync_model_digest(path))
+
+
+@lru_cache(maxsize=1)
+def _load_embedded() -> SyncModel:
     ref = resources.files("tfqa.assets").joinpath("sync_ridge.npz")
     with resources.as_file(ref) as p:
         return SyncModel.load(p)
 
 
-def sync_model_digest(path: str | None = None) -> str:
+@lru_cache(maxsize=4)
+def _load_file(path: str, digest: str) -> SyncModel:
+    del digest  # part of the cache key only
+    return SyncModel.load(path)
+
+
+def sync_model_digest(path: str | Path | None = None) -> str:
     """SHA-256 (16 hex digits) of the model file: part of the sync cache key.
 
     An explicit file is read each time (a few kB), so overwriting it changes the key.

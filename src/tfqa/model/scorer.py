@@ -120,6 +120,26 @@ class LearnedScorer:
         """The feature contract (dims, columns) the model was trained on."""
         return self.trained.contract
 
+    @property
+    def features_id(self) -> str | None:
+        """Id of the extractors that made the training features
+        (:meth:`tfqa.features.pipeline.FeaturePipeline.features_id`), or None if unrecorded.
+
+        Read from the checkpoint's contract (``tfqa train`` records it) or from a sidecar
+        ``.json`` beside the checkpoint (the shipped default has one).
+        """
+        if self.contract.get("features_id"):
+            return str(self.contract["features_id"])
+        side = Path(self.checkpoint).with_suffix(".json")
+        if side.is_file():
+            import json
+
+            try:
+                return json.loads(side.read_text()).get("features_id")
+            except (OSError, ValueError, AttributeError):
+                return None
+        return None
+
     def _check_dims(self, dims: Mapping[str, int], where: str) -> None:
         want = self.contract.get("dims")
         if want and dict(dims) != dict(want):
