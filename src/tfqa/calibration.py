@@ -95,12 +95,13 @@ def offset_score(offset_ms: float) -> float:
 
 
 # How strongly the mouth follows the speech: the sync confidence (peak of the audio-to-mouth
-# lag curve above its median).  Unrelated audio (another utterance) gives ~0.05-0.12 on 5-25 s
-# clips; genuine recordings 0.25-0.75 (median ~0.45) -- measured by scripts/calibrate_zero_shot.py.
+# lag curve above its median).  Unrelated audio (another utterance) gives p5 0.06 / p50 0.19 on
+# 5-25 s clips; genuine recordings p5 0.26 / p50 0.45 -- measured by scripts/calibrate_zero_shot.py
+# (2026-11-26, with the sync model trained in rooms).
 SYNC_CONFIDENCE = Rule(
     "sync_confidence",
     ((0.1, 1.0), (0.17, 2.0), (0.24, 3.0), (0.3, 4.0), (0.36, 5.0)),
-    "real clips p5 0.27 / p50 0.45; mismatched audio (null) p5 0.07 / p50 0.17 -> 2",
+    "real clips p5 0.26 / p50 0.45; mismatched audio (null) p5 0.06 / p50 0.19 -> 2.3",
 )
 # Articulation: std of the inner-lip opening (inter-ocular units).  Real speakers 0.02-0.06;
 # a frozen or barely moving mouth under clear speech is poor lip sync (SPEC).
@@ -165,7 +166,7 @@ BANDWIDTH = Rule(
 SYNC_PEAK = Rule(
     "sync_peak_corr",
     ((0.1, 1.0), (0.17, 2.0), (0.24, 3.0), (0.3, 4.0), (0.36, 5.0)),
-    "correlation of the mouth with its prediction from the voice: real p5 0.29 / p50 0.45; null p50 0.17 -> 2",
+    "correlation of the mouth with its prediction from the voice: real p5 0.29 / p50 0.45; null p50 0.18 -> 2.1",
 )
 # Mouth more open during speech than during pauses: ratio of mean openings (>1 in real talk).
 ACTIVITY_COUPLING = Rule(
