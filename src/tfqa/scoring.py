@@ -324,16 +324,13 @@ class LearnedScorer(Scorer):
     def _check_features(self) -> None:
         """Warn (once, and in every result) when this tfqa's extractors are not the ones the
         checkpoint was trained on: its inputs would then be shifted and its scores off."""
-        trained, ours = self.model.features_id, self.pipeline.features_id()
-        if trained is None or trained == ours:
-            return
-        msg = (
-            f"{self.checkpoint}: the model was trained on features from other extractors "
-            f"(features id {trained}; this tfqa computes {ours}, e.g. another sync model or "
-            "extractor config), so its scores may be off; retrain it on features extracted by "
-            "this tfqa (`tfqa extract`, then `tfqa train`), or score with the extractors it "
-            "was trained with"
+        from tfqa.model.scorer import features_mismatch
+
+        msg = features_mismatch(
+            str(self.checkpoint), self.model.features_id, self.pipeline.features_id()
         )
+        if msg is None:
+            return
         warnings.warn(msg, UserWarning, stacklevel=3)
         self.notes.append(msg)
 

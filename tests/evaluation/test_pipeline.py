@@ -182,3 +182,19 @@ def test_evaluate_with_trees_reports_the_average_of_the_two(smoke, tmp_path):
     # "default" is the shipped scorer: it refuses the smoke clips' other feature sizes
     with pytest.raises(ConfigError, match="feature dims"):
         evaluate("default", smoke["manifest"], tmp_path / "d", **kw)
+
+
+def test_evaluate_flags_a_model_trained_on_other_features(smoke, tmp_path):
+    """The store's features come from other extractors than the checkpoint's: a warning."""
+    import torch
+
+    ckpt = torch.load(smoke["result"].best_checkpoint, weights_only=False)
+    ckpt["contract"]["features_id"] = "0123456789abcdef"
+    other = tmp_path / "other.pt"
+    torch.save(ckpt, other)
+    for path, expected in ((smoke["result"].best_checkpoint, 0), (other, 1)):
+        lines: list[str] = []
+        evaluate(path, smoke["manifest"], tmp_path / path.stem, cache_dir=smoke["cache"],
+                 n_resamples=10, figures=False, log=lines.append)  # fmt: skip
+        stale = [m for m in lines if "trained on features from other extractors" in m]
+        assert len(stale) == expected, lines

@@ -79,3 +79,13 @@ def test_a_checkpoint_trained_on_other_extractors_is_flagged(smoke, tmp_path):
         warnings.simplefilter("error")  # the matching checkpoint: no warning
         same = Scorer(smoke["result"].best_checkpoint, cache=False)
     assert same.notes == []
+
+
+def test_features_mismatch_speaks_only_when_both_ids_are_known_and_differ():
+    from tfqa.model.scorer import features_mismatch
+
+    assert features_mismatch("m.pt", "aaaa", "aaaa") is None
+    assert features_mismatch("m.pt", None, "aaaa") is None  # an older checkpoint: unrecorded
+    assert features_mismatch("m.pt", "aaaa", None) is None
+    msg = features_mismatch("m.pt", "aaaa", "bbbb")
+    assert msg.startswith("m.pt:") and "aaaa" in msg and "bbbb" in msg and "tfqa train" in msg

@@ -244,6 +244,7 @@ def compare_features(
         log: progress sink (default: print).
     """
     from tfqa.model.inference import load_trained
+    from tfqa.model.scorer import features_mismatch
 
     log = log or print
     checkpoints = dict(checkpoints or {})
@@ -254,6 +255,11 @@ def compare_features(
     preds: dict[str, np.ndarray] = {}
     trained = {name: load_trained(path, device) for name, path in checkpoints.items()}
     for name, model in trained.items():
+        stale = features_mismatch(
+            name, model.contract.get("features_id"), data.contract.get("features_id")
+        )
+        if stale:
+            log(f"warning: {stale}")
         log(f"compare: {name} on {len(idx)} {split} clips")
         preds[name] = model.predict_arrays(clips)
     if zero_shot is not None:

@@ -17,7 +17,7 @@ from tfqa.evaluation.bootstrap import N_RESAMPLES
 from tfqa.evaluation.figures import write_figures
 from tfqa.evaluation.report import evaluate_predictions, write_report
 from tfqa.model.inference import TrainedModel
-from tfqa.model.scorer import LearnedScorer
+from tfqa.model.scorer import LearnedScorer, features_mismatch
 
 
 @dataclass
@@ -127,6 +127,9 @@ def evaluate(
     scorer = LearnedScorer(checkpoint, trees=trees, device=device)
     df = select_split(load_manifest(manifest), split, scorer.trained.config)
     data, _missing = load_feature_set(df, FeatureStore.in_cache(cache_dir), log=log)
+    stale = features_mismatch(str(checkpoint), scorer.features_id, data.contract.get("features_id"))
+    if stale:
+        log(f"warning: {stale}")
     title = f"Evaluation on {split or 'all'} ({len(data)} clips)"
     result = evaluate_features(
         scorer, data, out_dir, n_resamples=n_resamples, seed=seed, figures=figures, title=title

@@ -32,6 +32,20 @@ DEFAULT_TREES = ("assets", "models", "default_trees.npz")
 TREE_WEIGHT = 0.5  # the trees' share of a blended score: an equal average, not tuned
 
 
+def features_mismatch(where: str, trained: str | None, current: str | None) -> str | None:
+    """A warning when a model trained on features id ``trained`` reads features id ``current``
+    (:meth:`tfqa.features.pipeline.FeaturePipeline.features_id`); None if they match or either
+    is unrecorded."""
+    if not trained or not current or trained == current:
+        return None
+    return (
+        f"{where}: the model was trained on features from other extractors (features id "
+        f"{trained}; these features come from {current}, e.g. another sync model or extractor "
+        "config), so its scores may be off; retrain it on features extracted by this tfqa "
+        "(`tfqa extract`, then `tfqa train`), or use the extractors it was trained with"
+    )
+
+
 def blend(model_scores: np.ndarray, tree_scores: np.ndarray) -> np.ndarray:
     """The default scorer's combination of its two members' ``(N, 5)`` scores."""
     m = np.asarray(model_scores, dtype=np.float32)
