@@ -228,11 +228,15 @@ def demo(
 @app.command()
 def info(path: Annotated[Path, typer.Argument(help="A video file.")]) -> None:
     """Describe a media file (streams, duration, frame rate) or say why it cannot be scored."""
+    import dataclasses
+
     from tfqa.errors import TfqaError
     from tfqa.io import probe
+    from tfqa.io.video import display_rotation
 
     try:
-        out_console.print_json(json.dumps(probe(path).to_dict()))
+        info = dataclasses.replace(probe(path), rotation_deg=display_rotation(path))
+        out_console.print_json(json.dumps(info.to_dict()))
     except TfqaError as exc:
         _fail(str(exc), code=1)
 

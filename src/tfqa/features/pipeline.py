@@ -10,6 +10,7 @@ computes the derived extractors in dependency order, and returns a
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 import time
@@ -41,7 +42,7 @@ from tfqa.io import (
     validate_media,
 )
 from tfqa.io.constants import MIN_DURATION_S
-from tfqa.io.video import iter_in_thread
+from tfqa.io.video import display_rotation, iter_in_thread
 
 # The embedded default extractors (offline, CPU), in pipeline order.
 DEFAULT_EXTRACTORS = (
@@ -171,6 +172,11 @@ class FeaturePipeline:
         timings: dict[str, float] = {}
         info = validate_media(path, min_duration_s=self.min_duration_s)
         digests = stream_digests(path)
+        rotation = display_rotation(path)
+        if rotation:
+            # the packets do not carry the display matrix: key the turned frames apart
+            digests["video"] = f"{digests.get('video', '')}@rot{rotation}"
+            info = dataclasses.replace(info, rotation_deg=rotation)
         keys = self._keys(digests)
         blocks: dict[str, FeatureBlock] = {}
         hits = []
@@ -187,6 +193,11 @@ class FeaturePipeline:
         timings["decode_audio"] = time.perf_counter() - t0
 
         warnings: list[str] = []
+        if rotation:
+            warnings.append(
+                f"the video is stored turned (display rotation {rotation} degrees): "
+                "scored upright, as players show it"
+            )
         missing_frame = [
             x
             for x in self.extractors.values()

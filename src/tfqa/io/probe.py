@@ -37,6 +37,9 @@ class MediaInfo:
     audio_sample_rate: int | None
     audio_channels: int | None
     audio_start_s: float | None
+    # counter-clockwise degrees the frames are turned to show them upright (display matrix);
+    # width and height are the stored frames'.  Set by the feature pipeline, not by probe().
+    rotation_deg: int = 0
 
     def to_dict(self) -> dict:
         return asdict(self)

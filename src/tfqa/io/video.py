@@ -54,6 +54,12 @@ class FrameStream:
         self.native_fps: float = float(rate)
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
+        """The frame as RGB, turned upright as players show it (the display matrix)."""
+        turns = quarter_turns(frame)
+        rgb = self._decoded_rgb(frame)
+        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+
+    def _decoded_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         w, h = frame.width, frame.height
         scale = min(1.0, self.max_side / max(w, h))
         if scale < 1.0:
@@ -102,6 +108,32 @@ class FrameStream:
             yield GridFrame(self._to_rgb(prev[0]), prev[1], range(next_slot, stop))
             next_slot = stop
         self.n_grid = next_slot
+
+
+def quarter_turns(frame: av.VideoFrame) -> int:
+    """Counter-clockwise quarter turns (0-3) that show ``frame`` upright.
+
+    Phones store portrait video as landscape frames plus a display matrix; players (and
+    ``ffmpeg``'s autorotate) turn the picture by its rotation, and so does tfqa.  Only multiples
+    of 90 degrees are honoured (the others round to the nearest one).
+    """
+    rotation = getattr(frame, "rotation", 0) or 0
+    return int(round(float(rotation) / 90.0)) % 4
+
+
+def display_rotation(path: str | Path) -> int:
+    """Counter-clockwise rotation in degrees (0, 90, 180 or 270) that shows the clip's video
+    upright, read from its first decoded frame; 0 when there is none or it cannot be decoded
+    (decoding errors are reported by the frame pass)."""
+    container = open_container(path)
+    try:
+        for frame in container.decode(video=0):
+            return 90 * quarter_turns(frame)
+        return 0
+    except av.error.FFmpegError:
+        return 0
+    finally:
+        container.close()
 
 
 class _Failed:
