@@ -173,10 +173,21 @@ class FeaturePipeline:
         info = validate_media(path, min_duration_s=self.min_duration_s)
         digests = stream_digests(path)
         rotation = display_rotation(path)
+        display_notes = []
         if rotation:
             # the packets do not carry the display matrix: key the turned frames apart
             digests["video"] = f"{digests.get('video', '')}@rot{rotation}"
             info = dataclasses.replace(info, rotation_deg=rotation)
+            display_notes.append(
+                f"the video is stored turned (display rotation {rotation} degrees): "
+                "scored upright, as players show it"
+            )
+        if info.pixel_aspect != 1.0:
+            digests["video"] = f"{digests.get('video', '')}@sar{info.pixel_aspect:.5f}"
+            display_notes.append(
+                f"the video has non-square pixels (sample aspect ratio {info.pixel_aspect:.3f}): "
+                "scored at its display shape, as players show it"
+            )
         keys = self._keys(digests)
         blocks: dict[str, FeatureBlock] = {}
         hits = []
@@ -192,12 +203,7 @@ class FeaturePipeline:
         validate_audio(audio, path, min_duration_s=self.min_duration_s)
         timings["decode_audio"] = time.perf_counter() - t0
 
-        warnings: list[str] = []
-        if rotation:
-            warnings.append(
-                f"the video is stored turned (display rotation {rotation} degrees): "
-                "scored upright, as players show it"
-            )
+        warnings: list[str] = list(display_notes)
         missing_frame = [
             x
             for x in self.extractors.values()

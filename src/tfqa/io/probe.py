@@ -37,8 +37,11 @@ class MediaInfo:
     audio_sample_rate: int | None
     audio_channels: int | None
     audio_start_s: float | None
-    # counter-clockwise degrees the frames are turned to show them upright (display matrix);
-    # width and height are the stored frames'.  Set by the feature pipeline, not by probe().
+    # width of a stored pixel over its height as shown (sample aspect ratio; 1 = square pixels,
+    # e.g. 64/45 for anamorphic 16:9 PAL); width and height are the stored frames'
+    pixel_aspect: float = 1.0
+    # counter-clockwise degrees the frames are turned to show them upright (display matrix).
+    # Needs a decoded frame, so probe() leaves it 0; the feature pipeline and `tfqa info` set it.
     rotation_deg: int = 0
 
     def to_dict(self) -> dict:
@@ -102,6 +105,16 @@ def _has_moov(p: Path) -> bool:
     return False
 
 
+def pixel_aspect(stream: av.video.stream.VideoStream) -> Fraction:
+    """Sample aspect ratio of a video stream: the container's, else the codec's (as FFmpeg
+    guesses it); 1 when undeclared or implausible (outside 1/4 ... 4)."""
+    for sar in (stream.sample_aspect_ratio, stream.codec_context.sample_aspect_ratio):
+        if sar is not None and sar.numerator > 0 and sar.denominator > 0:
+            sar = Fraction(sar)
+            return sar if Fraction(1, 4) <= sar <= 4 else Fraction(1)
+    return Fraction(1)
+
+
 def probe(path: str | Path) -> MediaInfo:
     """Describe ``path``; raises a :class:`~tfqa.errors.InputError` subclass when unusable."""
     container = open_container(path)
@@ -141,6 +154,7 @@ def probe(path: str | Path) -> MediaInfo:
             audio_sample_rate=a.codec_context.sample_rate if a is not None else None,
             audio_channels=a.codec_context.channels if a is not None else None,
             audio_start_s=a_start,
+            pixel_aspect=float(pixel_aspect(vs)),
         )
     finally:
         container.close()

@@ -7,6 +7,7 @@ import queue
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TypeVar
 
@@ -15,7 +16,7 @@ import cv2
 import numpy as np
 
 from tfqa.io.constants import ANALYSIS_RATE
-from tfqa.io.probe import open_container
+from tfqa.io.probe import open_container, pixel_aspect
 
 _EPS = 1e-6
 T = TypeVar("T")
@@ -52,6 +53,7 @@ class FrameStream:
         self.truncated = False
         self.first_pts_s: float | None = None
         self.native_fps: float = float(rate)
+        self.pixel_aspect = Fraction(1)  # read from the stream when decoding starts
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The frame as RGB, turned upright as players show it (the display matrix)."""
@@ -60,9 +62,10 @@ class FrameStream:
         return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
 
     def _decoded_rgb(self, frame: av.VideoFrame) -> np.ndarray:
-        w, h = frame.width, frame.height
+        """RGB at the display shape (non-square pixels widened or narrowed), at most max_side."""
+        w, h = frame.width * float(self.pixel_aspect), frame.height
         scale = min(1.0, self.max_side / max(w, h))
-        if scale < 1.0:
+        if scale < 1.0 or self.pixel_aspect != 1:
             w2, h2 = int(round(w * scale / 2) * 2), int(round(h * scale / 2) * 2)
             return frame.to_ndarray(format="rgb24", width=w2, height=h2)
         if frame.format.name == "yuv420p" and w % 2 == 0 and h % 2 == 0:
@@ -74,6 +77,7 @@ class FrameStream:
         container = open_container(self.path)
         try:
             stream = container.streams.video[0]
+            self.pixel_aspect = pixel_aspect(stream)
             rate = stream.average_rate or stream.guessed_rate
             if rate:
                 self.native_fps = float(rate)
