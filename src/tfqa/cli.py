@@ -232,10 +232,14 @@ def info(path: Annotated[Path, typer.Argument(help="A video file.")]) -> None:
 
     from tfqa.errors import TfqaError
     from tfqa.io import probe
-    from tfqa.io.video import display_rotation
+    from tfqa.io.video import display_facts
 
     try:
-        info = dataclasses.replace(probe(path), rotation_deg=display_rotation(path))
+        info = probe(path)
+        shown = display_facts(path)
+        info = dataclasses.replace(
+            info, rotation_deg=shown.rotation_deg, interlaced=shown.interlaced
+        )
         out_console.print_json(json.dumps(info.to_dict()))
     except TfqaError as exc:
         _fail(str(exc), code=1)

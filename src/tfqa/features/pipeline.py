@@ -42,7 +42,7 @@ from tfqa.io import (
     validate_media,
 )
 from tfqa.io.constants import MIN_DURATION_S
-from tfqa.io.video import display_rotation, iter_in_thread
+from tfqa.io.video import display_facts, iter_in_thread
 
 # The embedded default extractors (offline, CPU), in pipeline order.
 DEFAULT_EXTRACTORS = (
@@ -172,15 +172,23 @@ class FeaturePipeline:
         timings: dict[str, float] = {}
         info = validate_media(path, min_duration_s=self.min_duration_s)
         digests = stream_digests(path)
-        rotation = display_rotation(path)
+        shown = display_facts(path)
         display_notes = []
-        if rotation:
-            # the packets do not carry the display matrix: key the turned frames apart
-            digests["video"] = f"{digests.get('video', '')}@rot{rotation}"
-            info = dataclasses.replace(info, rotation_deg=rotation)
+        # the packets alone do not say how the frames are shown: key such clips apart, so that
+        # features an older tfqa computed on the raw frames are not reused
+        if shown.rotation_deg:
+            digests["video"] = f"{digests.get('video', '')}@rot{shown.rotation_deg}"
+            info = dataclasses.replace(info, rotation_deg=shown.rotation_deg)
             display_notes.append(
-                f"the video is stored turned (display rotation {rotation} degrees): "
+                f"the video is stored turned (display rotation {shown.rotation_deg} degrees): "
                 "scored upright, as players show it"
+            )
+        if shown.interlaced:
+            digests["video"] = f"{digests.get('video', '')}@deint"
+            info = dataclasses.replace(info, interlaced=True)
+            display_notes.append(
+                "the video is interlaced: deinterlaced before scoring (FFmpeg's bwdif, "
+                "one frame per frame)"
             )
         if info.pixel_aspect != 1.0:
             digests["video"] = f"{digests.get('video', '')}@sar{info.pixel_aspect:.5f}"

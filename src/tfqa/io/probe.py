@@ -43,6 +43,9 @@ class MediaInfo:
     # counter-clockwise degrees the frames are turned to show them upright (display matrix).
     # Needs a decoded frame, so probe() leaves it 0; the feature pipeline and `tfqa info` set it.
     rotation_deg: int = 0
+    # the frames are interlaced (fields of two instants woven together), as the first one is
+    # flagged; they are deinterlaced for scoring.  Also needs a decoded frame (like rotation_deg).
+    interlaced: bool = False
 
     def to_dict(self) -> dict:
         return asdict(self)

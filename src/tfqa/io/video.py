@@ -40,8 +40,9 @@ class FrameStream:
     """Iterate :class:`GridFrame` objects of ``path`` at ``rate`` Hz.
 
     After iteration, ``n_grid`` holds the number of grid slots covered,
-    ``n_decoded`` the frames decoded and ``truncated`` whether decoding stopped
-    on corrupt data before the end of the stream.
+    ``n_decoded`` the frames decoded, ``truncated`` whether decoding stopped
+    on corrupt data before the end of the stream and ``interlaced`` whether frames
+    flagged interlaced (broadcast, camcorder video) were deinterlaced.
     """
 
     def __init__(self, path: str | Path, *, rate: int = ANALYSIS_RATE, max_side: int = 1920):
@@ -54,12 +55,13 @@ class FrameStream:
         self.first_pts_s: float | None = None
         self.native_fps: float = float(rate)
         self.pixel_aspect = Fraction(1)  # read from the stream when decoding starts
+        self.turns = 0  # quarter turns of the display matrix, read from the first frame
+        self.interlaced = False
 
     def _to_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """The frame as RGB, turned upright as players show it (the display matrix)."""
-        turns = quarter_turns(frame)
         rgb = self._decoded_rgb(frame)
-        return np.ascontiguousarray(np.rot90(rgb, turns)) if turns else rgb
+        return np.ascontiguousarray(np.rot90(rgb, self.turns)) if self.turns else rgb
 
     def _decoded_rgb(self, frame: av.VideoFrame) -> np.ndarray:
         """RGB at the display shape (non-square pixels widened or narrowed), at most max_side."""
@@ -81,13 +83,18 @@ class FrameStream:
             rate = stream.average_rate or stream.guessed_rate
             if rate:
                 self.native_fps = float(rate)
+            graph = None  # the deinterlacer, started at the first interlaced frame
             try:
-                for frame in container.decode(stream):
-                    if frame.pts is None:
-                        continue
-                    yield frame, float(frame.pts * frame.time_base)
+                for k, frame in enumerate(container.decode(stream)):
+                    if k == 0:
+                        self.turns = quarter_turns(frame)
+                    if graph is None and frame.interlaced_frame:
+                        graph, self.interlaced = deinterlacer(frame), True
+                    yield from _timed(filtered(graph, frame) if graph else (frame,))
             except av.error.InvalidDataError:
                 self.truncated = True
+            if graph is not None:
+                yield from _timed(filtered(graph, None))
         finally:
             container.close()
 
@@ -114,6 +121,48 @@ class FrameStream:
         self.n_grid = next_slot
 
 
+def _timed(frames: Iterable[av.VideoFrame]) -> Iterator[tuple[av.VideoFrame, float]]:
+    for frame in frames:
+        if frame.pts is not None:
+            yield frame, float(frame.pts * frame.time_base)
+
+
+# FFmpeg's bwdif (as `ffmpeg -vf bwdif`): one frame out per frame in, only the frames flagged
+# interlaced are deinterlaced, field order from each frame
+DEINTERLACE = ("bwdif", "mode=send_frame:parity=auto:deint=interlaced")
+
+
+def deinterlacer(template: av.VideoFrame) -> av.filter.Graph:
+    """A filter graph that deinterlaces frames shaped like ``template`` (see :func:`filtered`)."""
+    graph = av.filter.Graph()
+    src = graph.add_buffer(
+        width=template.width,
+        height=template.height,
+        format=template.format.name,
+        time_base=template.time_base,
+    )
+    deint = graph.add(*DEINTERLACE)
+    sink = graph.add("buffersink")
+    src.link_to(deint)
+    deint.link_to(sink)
+    graph.configure()
+    return graph
+
+
+def filtered(graph: av.filter.Graph, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+    """Push ``frame`` (``None``: the end of the stream) and pull every frame that is ready.
+
+    The deinterlacer looks one frame ahead, so its output lags one frame until the end is
+    pushed.  Output frames carry their own ``time_base``."""
+    graph.push(frame)
+    out = []
+    while True:
+        try:
+            out.append(graph.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return out
+
+
 def quarter_turns(frame: av.VideoFrame) -> int:
     """Counter-clockwise quarter turns (0-3) that show ``frame`` upright.
 
@@ -125,17 +174,25 @@ def quarter_turns(frame: av.VideoFrame) -> int:
     return int(round(float(rotation) / 90.0)) % 4
 
 
-def display_rotation(path: str | Path) -> int:
-    """Counter-clockwise rotation in degrees (0, 90, 180 or 270) that shows the clip's video
-    upright, read from its first decoded frame; 0 when there is none or it cannot be decoded
-    (decoding errors are reported by the frame pass)."""
+@dataclass(frozen=True)
+class DisplayFacts:
+    """How the first frame of a clip is to be shown: the counter-clockwise rotation in degrees
+    (0, 90, 180 or 270) that shows it upright, and whether it is interlaced."""
+
+    rotation_deg: int = 0
+    interlaced: bool = False
+
+
+def display_facts(path: str | Path) -> DisplayFacts:
+    """:class:`DisplayFacts` read from the clip's first decoded frame; the defaults when there
+    is none or it cannot be decoded (decoding errors are reported by the frame pass)."""
     container = open_container(path)
     try:
         for frame in container.decode(video=0):
-            return 90 * quarter_turns(frame)
-        return 0
+            return DisplayFacts(90 * quarter_turns(frame), bool(frame.interlaced_frame))
+        return DisplayFacts()
     except av.error.FFmpegError:
-        return 0
+        return DisplayFacts()
     finally:
         container.close()
 

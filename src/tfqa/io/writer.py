@@ -21,12 +21,15 @@ def write_clip(
     preset: str = "veryfast",
     audio_bitrate: int = 128_000,
     audio_codec: str = "aac",
+    interlaced: bool = False,
 ) -> Path:
     """Write RGB uint8 ``frames`` and mono float ``audio`` (in [-1, 1]) to ``path``.
 
     Frames are streamed to the encoder, so arbitrarily long clips use constant
     memory.  Both streams start at t = 0, so the A/V relation in the file is
-    exactly the one in the arrays.
+    exactly the one in the arrays.  ``interlaced`` codes the frames as interlaced
+    H.264 (libx264 takes the field order from each frame's flags, which PyAV leaves
+    unset: bottom field first, as DV video is); weaving the fields is the caller's.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +45,8 @@ def write_clip(
         vstream.width, vstream.height = w - w % 2, h - h % 2
         vstream.pix_fmt = "yuv420p"
         vstream.options = {"crf": str(crf), "preset": preset}
+        if interlaced:
+            vstream.options["flags"] = "+ilme+ildct"
         astream = None
         if x is not None:
             astream = container.add_stream(audio_codec, rate=sample_rate)
