@@ -144,3 +144,58 @@ def test_audio_start_time_is_honoured(tmp_path):
     # the decoded stream may start earlier (AAC priming samples); the speech itself must land at 0.2 s
     assert audio.start_offset_s <= 0.2 + 1e-3
     assert lead == pytest.approx(0.2, abs=0.03)
+
+
+def test_mixed_or_loudest_known_answers():
+    from tfqa.io.audio import mixed_or_loudest
+
+    rng = np.random.default_rng(0)
+    s, u = rng.normal(0, 0.1, (2, 16000)).astype(np.float32)
+
+    def ffmpeg_mix(ch):  # FFmpeg's stereo -> mono matrix: 1/sqrt(2) per channel
+        return (ch[0] + ch[1]) / np.sqrt(2)
+
+    for ch, expect in (
+        (np.stack([s, s]), None),  # in phase: +3 dB
+        (np.stack([s, u]), None),  # unrelated: 0 dB
+        (np.stack([s, 0 * s]), None),  # one dead channel: -3 dB
+        (np.stack([s, -s]), 0),  # opposite polarity: cancels; the first of equals is kept
+        (np.stack([0.8 * s, -s]), 1),  # mostly cancels (-17 dB): the louder one is kept
+        (np.stack([0.5 * s, -s]), None),  # -9 dB: kept as mixed
+    ):
+        out, k = mixed_or_loudest(ffmpeg_mix(ch), ch)
+        assert k == expect
+        np.testing.assert_array_equal(out, ffmpeg_mix(ch) if k is None else ch[k])
+
+
+def test_phase_inverted_stereo_is_scored_on_one_channel(tmp_path, synth_clip):
+    """Speech on the left and its negative on the right cancels in a mono mix (silent-audio
+    error before); tfqa keeps one channel, says so and keys the cache apart."""
+    from tfqa.io import FrameStream
+
+    src = synth_clip("clean")
+    frames = [g.rgb for g in FrameStream(src)][:75]
+    x = load_audio(src).samples[: 3 * SR]
+    p = tmp_path / "inverted.mp4"
+    with av.open(str(p), "w") as c:
+        v = c.add_stream("libx264", rate=25)
+        v.width, v.height, v.pix_fmt = frames[0].shape[1], frames[0].shape[0], "yuv420p"
+        a = c.add_stream("aac", rate=SR)
+        a.layout = "stereo"
+        for i, rgb in enumerate(frames):
+            f = av.VideoFrame.from_ndarray(rgb, format="rgb24")
+            f.pts = i
+            c.mux(v.encode(f))
+        c.mux(v.encode(None))
+        frame = av.AudioFrame.from_ndarray(np.stack([x, -x]), format="fltp", layout="stereo")
+        frame.sample_rate, frame.time_base, frame.pts = SR, Fraction(1, SR), 0
+        c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    audio = load_audio(p)
+    assert audio.channel in (0, 1)
+    n = min(len(x), len(audio.samples))
+    sign = 1 if audio.channel == 0 else -1
+    assert np.corrcoef(sign * audio.samples[:n], x[:n])[0, 1] > 0.95  # the speech itself
+    feats = FeaturePipeline(["audio"], cache=False).extract(p)
+    assert feats.digests["audio"].endswith(f"@ch{audio.channel}")
+    assert any("inverted polarity" in w for w in feats.warnings)

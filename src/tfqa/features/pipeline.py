@@ -173,29 +173,41 @@ class FeaturePipeline:
         info = validate_media(path, min_duration_s=self.min_duration_s)
         digests = stream_digests(path)
         shown = display_facts(path)
-        display_notes = []
+        media_notes = []
         # the packets alone do not say how the frames are shown: key such clips apart, so that
         # features an older tfqa computed on the raw frames are not reused
         if shown.rotation_deg:
             digests["video"] = f"{digests.get('video', '')}@rot{shown.rotation_deg}"
             info = dataclasses.replace(info, rotation_deg=shown.rotation_deg)
-            display_notes.append(
+            media_notes.append(
                 f"the video is stored turned (display rotation {shown.rotation_deg} degrees): "
                 "scored upright, as players show it"
             )
         if shown.interlaced:
             digests["video"] = f"{digests.get('video', '')}@deint"
             info = dataclasses.replace(info, interlaced=True)
-            display_notes.append(
+            media_notes.append(
                 "the video is interlaced: deinterlaced before scoring (FFmpeg's bwdif, "
                 "one frame per frame)"
             )
         if info.pixel_aspect != 1.0:
             digests["video"] = f"{digests.get('video', '')}@sar{info.pixel_aspect:.5f}"
-            display_notes.append(
+            media_notes.append(
                 f"the video has non-square pixels (sample aspect ratio {info.pixel_aspect:.3f}): "
                 "scored at its display shape, as players show it"
             )
+        t0 = time.perf_counter()
+        audio = load_audio(path, video_start_s=info.video_start_s)
+        if audio.channel is not None:
+            digests["audio"] = f"{digests.get('audio', '')}@ch{audio.channel}"
+            media_notes.append(
+                "the audio channels cancel when mixed to mono (one has inverted polarity): "
+                f"scored on channel {audio.channel + 1} alone"
+            )
+        validate_audio(audio, path, min_duration_s=self.min_duration_s)
+        timings["decode_audio"] = time.perf_counter() - t0
+
+        t1 = time.perf_counter()
         keys = self._keys(digests)
         blocks: dict[str, FeatureBlock] = {}
         hits = []
@@ -204,14 +216,9 @@ class FeaturePipeline:
             if block is not None:
                 blocks[name] = block
                 hits.append(name)
-        timings["probe+cache"] = time.perf_counter() - t_start
+        timings["probe+cache"] = t0 - t_start + time.perf_counter() - t1
 
-        t0 = time.perf_counter()
-        audio = load_audio(path, video_start_s=info.video_start_s)
-        validate_audio(audio, path, min_duration_s=self.min_duration_s)
-        timings["decode_audio"] = time.perf_counter() - t0
-
-        warnings: list[str] = list(display_notes)
+        warnings: list[str] = list(media_notes)
         missing_frame = [
             x
             for x in self.extractors.values()
@@ -241,13 +248,13 @@ class FeaturePipeline:
                         "the video stream is truncated or corrupt near its end: scored the decodable part"
                     )
             else:
-                n_grid = _block_len(
-                    next(
-                        b
-                        for n, b in blocks.items()
-                        if isinstance(self.extractors[n], FrameExtractor)
-                    )
-                )
+                cached = [
+                    b for n, b in blocks.items() if isinstance(self.extractors[n], FrameExtractor)
+                ]
+                # no frame extractor configured (audio features only): the clip's length as
+                # its container declares it, else the audio's
+                seconds = info.duration_s or audio.duration_s
+                n_grid = _block_len(cached[0]) if cached else int(round(seconds * ANALYSIS_RATE))
             for name, fut in futures.items():
                 blocks[name], timings[name] = fut.result()
         finally:
