@@ -30,6 +30,7 @@ def write_clip(
     exactly the one in the arrays.  ``interlaced`` codes the frames as interlaced
     H.264 (libx264 takes the field order from each frame's flags, which PyAV leaves
     unset: bottom field first, as DV video is); weaving the fields is the caller's.
+    Frames are cropped to even sizes (interlaced: a height divisible by 4).
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,7 +43,8 @@ def write_clip(
     with av.open(str(path), mode="w") as container:
         h, w = first.shape[:2]
         vstream = container.add_stream("libx264", rate=rate)
-        vstream.width, vstream.height = w - w % 2, h - h % 2
+        # 4:2:0 needs even sizes; interlaced 4:2:0 (chroma per field) a height divisible by 4
+        vstream.width, vstream.height = w - w % 2, h - h % (4 if interlaced else 2)
         vstream.pix_fmt = "yuv420p"
         vstream.options = {"crf": str(crf), "preset": preset}
         if interlaced:
