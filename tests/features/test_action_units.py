@@ -23,9 +23,10 @@ def still_face(n: int, seed: int = 0) -> np.ndarray:
     return kp + rng.normal(0.0, JITTER_IOD, kp.shape)
 
 
-def run(kp: np.ndarray) -> FeatureBlock:
+def run(kp: np.ndarray, cuts: tuple[int, ...] = ()) -> FeatureBlock:
     face = FeatureBlock(name="face", sequences={"keypoints": kp.reshape(len(kp), -1)})
-    return ActionUnits().compute({"face": face})
+    shots = FeatureBlock(name="shots", meta={"cuts": list(cuts)})
+    return ActionUnits().compute({"face": face, "shots": shots})
 
 
 def col(block: FeatureBlock, name: str) -> np.ndarray:
@@ -127,3 +128,20 @@ def test_bad_blink_config_is_refused():
 
     with pytest.raises(ConfigError, match="blink_low < blink_high"):
         create_extractor("action_units", blink_low=3.0, blink_high=2.0)
+
+
+def test_each_shot_has_its_own_neutral_face():
+    """Two people, one cut: B's neutral face has the lip corners 0.03 IOD higher (what AU12
+    measures).  With one clip-wide baseline B reads as smiling all through; per shot, neither
+    does, and each shot reads as it does alone."""
+    a = still_face(90, seed=1)  # the longer shot sets a clip-wide median
+    b = still_face(60, seed=2)
+    b[:, list(au_mod.LIP_CORNER), 1] -= 0.03  # y down: corners raised
+    joined = np.concatenate([a, b])
+    alone = [run(a), run(b)]
+    per_clip, per_shot = run(joined), run(joined, cuts=(90,))
+    assert np.nanmean(col(per_clip, "AU12")[90:]) > 1.0  # B "smiles" against A's neutral
+    np.testing.assert_array_equal(
+        col(per_shot, "AU12"), np.concatenate([col(x, "AU12") for x in alone])
+    )
+    assert np.nanmean(col(per_shot, "AU12")) < 0.3

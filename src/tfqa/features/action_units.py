@@ -4,8 +4,8 @@
 is one documented distance (or a small linear combination of distances) in
 the ``face`` block's canonical frame — frontal, inter-ocular distance (outer
 eye corners 33-263) = 1, y down, z away from the camera — measured per frame,
-minus a per-clip neutral baseline, scaled to OpenFace's 0-5 intensity range
-and clipped there:
+minus a per-clip (per-shot, where the clip has shot cuts) neutral baseline,
+scaled to OpenFace's 0-5 intensity range and clipped there:
 
     AU = clip(5 * (m - percentile(m, p)) / full_scale, 0, 5)
 
@@ -26,6 +26,8 @@ lasting 2-12 frames (80-480 ms at 25 Hz).
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -175,8 +177,13 @@ def _scale(m: np.ndarray, full_scale: float, percentile: float, ok: np.ndarray) 
     return out
 
 
-def au_intensities(kp: np.ndarray) -> np.ndarray:
-    """(T, 17) AU intensities (columns ``AU_NAMES``, 0-5) from (T, 468, 3) keypoints; NaN rows kept."""
+def au_intensities(kp: np.ndarray, cuts: Sequence[int] = ()) -> np.ndarray:
+    """(T, 17) AU intensities (columns ``AU_NAMES``, 0-5) from (T, 468, 3) keypoints; NaN rows
+    kept.  With shot ``cuts`` (frame indices where shots start) each shot has its own neutral
+    baselines: a cut may bring another person, whose neutral face is not the first one's."""
+    bounds = [0, *cuts, len(kp)]
+    if len(bounds) > 2:
+        return np.concatenate([au_intensities(kp[a:b]) for a, b in itertools.pairwise(bounds)])
     ok = np.isfinite(kp).all(axis=(1, 2))
     safe = np.where(ok[:, None, None], kp, 0.0)  # NaN-free arithmetic, masked afterwards
     measures = geometric_measures(safe)
@@ -249,15 +256,15 @@ class ActionUnits(DerivedExtractor):
     """
 
     name = "action_units"
-    version = "1"
-    inputs = ("face",)
+    version = "2"  # 2: neutral baselines per shot
+    inputs = ("face", "shots")
     Config = ActionUnitsConfig
     description = "17 OpenFace-named AU intensities from landmark geometry; blinks"
 
     def compute(self, inputs: dict[str, Any]) -> FeatureBlock:
         face: FeatureBlock = inputs["face"]
         kp = face.sequences["keypoints"].reshape(-1, N_FACE, 3).astype(np.float64)
-        au = au_intensities(kp)
+        au = au_intensities(kp, inputs["shots"].meta.get("cuts", []))
         ok = np.isfinite(au).all(axis=1)
         cfg = self.config
         blinks = detect_blinks(

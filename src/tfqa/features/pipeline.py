@@ -51,6 +51,7 @@ DEFAULT_EXTRACTORS = (
     "audio",
     "face",
     "visual",
+    "shots",
     "action_units",
     "sync",
 )
@@ -422,9 +423,17 @@ def _evidence_warnings(feats: ClipFeatures) -> list[str]:
         if cov < 0.95:
             out.append(f"face lost in {1 - cov:.0%} of the frames: scored the frames with a face")
         if face.stats.get("n_faces", 1.0) > 1 or face.stats.get("max_faces_detected", 1.0) > 1:
-            out.append(
-                f"several faces in view: {face.meta.get('speaker_reason', '')} (track {face.meta.get('speaker_track')})"
-            )
+            reason, track = face.meta.get("speaker_reason", ""), face.meta.get("speaker_track")
+            if not reason.startswith("several faces"):  # a second face, too briefly to track
+                reason = f"several faces detected at times; {reason} long enough to score"
+            out.append(f"{reason} (track {track})")
+    shots = feats.blocks.get("shots")
+    if shots is not None and shots.meta.get("cuts"):
+        at = ", ".join(f"{c / ANALYSIS_RATE:.1f}" for c in shots.meta["cuts"])
+        out.append(
+            f"the clip has {len(shots.meta['cuts']) + 1} shots (cuts at {at} s): the action units "
+            "take each shot's own neutral face; the other scores read the clip as one face track"
+        )
     return out
 
 

@@ -567,3 +567,93 @@ class Visual(DerivedExtractor):
 def _reduce_mean(x: np.ndarray) -> float:
     x = x[np.isfinite(x)]
     return float(x.mean()) if len(x) else float("nan")
+
+
+# ------------------------------------------------------------------------------------
+# shots: whole-frame change -> shot cuts
+
+
+@dataclass(frozen=True)
+class ShotsConfig:
+    """A cut is a newly decoded frame whose thumbnail changes by at least ``min_diff`` gray
+    levels (mean |delta|) *and* ``min_ratio`` times (1 + the median change of the moving frames
+    within ``window`` frames each side); cuts that would leave a shot shorter than
+    ``min_shot_frames`` are dropped.  On the 81 shared single-shot clips the largest change is
+    26.5 levels (2.6x its neighbourhood; fast motion) and the largest ratio 7.1x (12.6 levels);
+    a cut between two GRID speakers changes 33.9 levels, 26x its neighbourhood."""
+
+    min_diff: float = 15.0
+    min_ratio: float = 10.0
+    window: int = 12  # frames (about 0.5 s)
+    min_shot_frames: int = 25  # 1 s
+
+    def __post_init__(self) -> None:
+        checks = (
+            ("min_diff", self.min_diff > 0, "positive (gray levels)"),
+            ("min_ratio", self.min_ratio >= 1, ">= 1"),
+            ("window", self.window >= 1, "an integer >= 1 (frames)"),
+            ("min_shot_frames", self.min_shot_frames >= 1, "an integer >= 1 (frames)"),
+        )
+        for name, ok, expected in checks:
+            if not ok:
+                raise ConfigError(
+                    f"Expected shots `{name}` to be {expected}, but got {getattr(self, name)!r}"
+                )
+
+
+def shot_cuts(
+    diff: np.ndarray, new_frame: np.ndarray, repeat: np.ndarray, cfg: ShotsConfig
+) -> list[int]:
+    """Grid indices where a new shot starts (see :class:`ShotsConfig`).
+
+    Args:
+        diff: (T,) ``frame_diff`` per grid slot (a held frame repeats its decoded frame's row).
+        new_frame: (T,) bool, the slot starts a newly decoded frame.
+        repeat: (T,) ``frame_repeat`` (1: the decoded frame repeats its predecessor).
+    """
+    n = len(diff)
+    moving = new_frame & np.isfinite(diff) & ~(repeat > 0.5)
+    kept: list[int] = []
+    for t in np.flatnonzero(moving & (np.nan_to_num(diff) >= cfg.min_diff)):
+        lo, hi = max(0, t - cfg.window), min(n, t + cfg.window + 1)
+        near = np.flatnonzero(moving[lo:hi]) + lo
+        near = near[near != t]
+        local = float(np.median(diff[near])) if len(near) else 0.0
+        if diff[t] < cfg.min_ratio * (1.0 + local):
+            continue
+        if t - (kept[-1] if kept else 0) >= cfg.min_shot_frames and n - t >= cfg.min_shot_frames:
+            kept.append(int(t))
+    return kept
+
+
+@register
+class Shots(DerivedExtractor):
+    """Shot cuts from the whole-frame thumbnail change (``visual_quality``'s ``frame_diff``).
+
+    ``sequences["shot"]`` (T, 1): the shot index of each frame (0, 1, ...).  Stats:
+    ``n_shots``.  Meta: ``cuts``, the grid indices where shots 1, 2, ... start.  The action
+    units take their neutral face per shot, so that a cut from one person to another does not
+    read as an expression.
+    """
+
+    name = "shots"
+    version = "1"
+    inputs = ("visual_quality", "face_mesh")
+    Config = ShotsConfig
+    description = "shot cuts from whole-frame change"
+
+    def compute(self, inputs: dict[str, Any]) -> FeatureBlock:
+        frame = inputs["visual_quality"].sequences["frame"]
+        col = {c: frame[:, i] for i, c in enumerate(FRAME_COLUMNS)}
+        new_frame = inputs["face_mesh"].sequences["new_frame"][: len(frame), 0] > 0.5
+        cuts = shot_cuts(col["frame_diff"], new_frame, col["frame_repeat"], self.config)
+        shot = np.zeros((len(frame), 1), dtype=np.float32)
+        for c in cuts:
+            shot[c:] += 1.0
+        return FeatureBlock(
+            name=self.name,
+            sequences={"shot": shot},
+            columns={"shot": ["shot_index"]},
+            stats={"n_shots": float(len(cuts) + 1)},
+            meta={"cuts": cuts},
+        )

@@ -1,0 +1,99 @@
+"""Shot cuts: known answers on change sequences, and a real cut between two people."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tfqa.errors import ConfigError
+from tfqa.features.visual_quality import ShotsConfig, shot_cuts
+
+CFG = ShotsConfig()
+
+
+def _cuts(diff, repeat=None, new_frame=None):
+    diff = np.asarray(diff, dtype=np.float32)
+    n = len(diff)
+    repeat = np.zeros(n) if repeat is None else np.asarray(repeat, dtype=np.float32)
+    new_frame = np.ones(n, bool) if new_frame is None else np.asarray(new_frame, bool)
+    return shot_cuts(diff, new_frame, repeat, CFG)
+
+
+def test_one_cut_is_found_where_it_is():
+    diff = np.full(150, 0.5)
+    diff[75] = 30.0
+    assert _cuts(diff) == [75]
+
+
+def test_motion_and_short_shots_are_not_cuts():
+    fast = np.full(150, 8.0)
+    fast[50] = 26.0  # the largest change in a single-shot shared clip: 2.6x its neighbourhood
+    assert _cuts(fast) == []
+    early = np.full(150, 0.5)
+    early[10] = 30.0  # would leave a 0.4-s first shot
+    late = np.full(150, 0.5)
+    late[140] = 30.0
+    assert _cuts(early) == [] and _cuts(late) == []
+    two = np.full(150, 0.5)
+    two[[60, 70]] = 30.0  # the second would leave a 10-frame shot: one cut kept
+    assert _cuts(two) == [60]
+
+
+def test_repeated_and_held_frames_do_not_set_the_neighbourhood():
+    """Every other frame repeats its predecessor (change 0): the neighbourhood is the moving
+    frames' change (3), so a change of 25 is not 10x it; held grid slots are not frames."""
+    diff = np.tile([3.0, 0.0], 75)
+    repeat = np.tile([0.0, 1.0], 75)
+    diff[76] = 25.0
+    repeat[76] = 0.0
+    assert _cuts(diff, repeat) == []
+    assert _cuts(diff) != []  # counting the repeats as motion would call it a cut
+    held = np.full(150, 0.5)
+    held[75:78] = 30.0  # one decoded frame held over three slots
+    new_frame = np.ones(150, bool)
+    new_frame[76:78] = False
+    assert _cuts(held, new_frame=new_frame) == [75]
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ConfigError, match="min_ratio"):
+        ShotsConfig(min_ratio=0.5)
+
+
+def test_a_cut_between_two_people_keeps_their_action_units(shared_clips, tmp_path):
+    """Two GRID speakers, 3 s each, joined at one cut: one cut is found at the join, and the
+    joined clip's action units read as the parts' do alone (with one clip-wide neutral face,
+    AU12 read 1.2 joined against 0.35 and 0.42 alone)."""
+    import cv2
+
+    from tfqa.features.pipeline import FeaturePipeline
+    from tfqa.io.audio import load_audio
+    from tfqa.io.video import FrameStream
+    from tfqa.io.writer import write_clip
+
+    parts = []
+    for name in ("real_grid_sbia1a", "real_grid_swiz3n"):
+        src = shared_clips / "real" / f"{name}.mp4"
+        frames = [cv2.resize(g.rgb, (256, 256)) for g in FrameStream(src) for _ in g.grid][:75]
+        parts.append((frames, load_audio(src).samples[: 75 * 640]))
+    clips = [
+        write_clip(tmp_path / f"part{k}.mp4", f, 25, x, 16000) for k, (f, x) in enumerate(parts)
+    ]
+    joined = write_clip(
+        tmp_path / "joined.mp4",
+        parts[0][0] + parts[1][0],
+        25,
+        np.concatenate([parts[0][1], parts[1][1]]),
+        16000,
+    )
+    pipe = FeaturePipeline(["action_units"], cache=False)
+    alone = [pipe.extract(c) for c in clips]
+    both = pipe.extract(joined)
+    assert both.blocks["shots"].meta["cuts"] == [75]
+    assert all(f.blocks["shots"].meta["cuts"] == [] for f in alone)
+    assert both.stats()["n_shots"] == 2
+    assert any("2 shots (cuts at 3.0 s)" in w for w in both.warnings)
+    assert not any("shots" in w for f in alone for w in f.warnings)
+    for key in ("AU12_mean", "AU07_mean", "AU01_mean", "expression_activity"):
+        mean_alone = np.mean([f.stats()[key] for f in alone])
+        assert both.stats()[key] == pytest.approx(mean_alone, abs=0.1), key
