@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
             if any(r.status != "ok" for r in res.values()):
                 print(a.name, b.name, "not scored:", [r.error for r in res.values() if r.error])
                 continue
-            row = {"A": a.name, "B": b.name}
+            row = {"clip_A": a.name, "clip_B": b.name}
             row.update({k: {d: r.scores[d] for d in DIMS} for k, r in res.items()})
             row["warnings_AB"] = res["AB"].warnings
             rows.append(row)

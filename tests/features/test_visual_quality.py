@@ -63,9 +63,10 @@ def track_col(block: FeatureBlock, name: str, track: int = 0) -> np.ndarray:
     return block.sequences[f"track{track}"][:, TRACK_COLUMNS.index(name)]
 
 
-def visual_of(vq: FeatureBlock, speaker: int = 0) -> FeatureBlock:
+def visual_of(vq: FeatureBlock, speaker: int = 0, cut_slots=()) -> FeatureBlock:
     face = FeatureBlock(name="face", meta={"speaker_track": speaker})
-    return Visual().compute({"visual_quality": vq, "face": face})
+    shots = FeatureBlock(name="shots", meta={"cut_slots": [list(c) for c in cut_slots]})
+    return Visual().compute({"visual_quality": vq, "face": face, "shots": shots})
 
 
 def test_blur_strictly_lowers_sharpness():
@@ -191,9 +192,30 @@ def test_visual_follows_the_speaker_track():
     assert set(v1.curves) == {"sharpness", "temporal_flicker"}
 
 
+def test_no_frame_to_frame_change_across_a_shot_cut():
+    """Three frames of one picture, then three of another (a cut at slot 3): the change at the
+    cut is left unmeasured in ``visual``, everything else is kept."""
+    from tfqa.features.visual_quality import TEMPORAL_FRAME, TEMPORAL_TRACK
+
+    a = textured_frame()
+    b = np.ascontiguousarray(255 - a)
+    box = fake_face(0, (40, 40, 216, 216))
+    block = extract([a] * 3 + [b] * 3, [[box]] * 6)
+    whole, cut = visual_of(block), visual_of(block, cut_slots=[(3, 4)])
+    cols = whole.columns["visual"]
+    temporal = [cols.index(c) for c in TEMPORAL_TRACK + TEMPORAL_FRAME]
+    assert whole.sequences["visual"][3, cols.index("frame_diff")] > 50  # the cut's change
+    assert np.isnan(cut.sequences["visual"][3, temporal]).all()
+    keep = np.ones(whole.sequences["visual"].shape, bool)
+    keep[3, temporal] = False
+    np.testing.assert_array_equal(cut.sequences["visual"][keep], whole.sequences["visual"][keep])
+    assert whole.stats["temporal_flicker_p95"] > 10 * cut.stats["temporal_flicker_p95"]
+
+
 def test_registered():
     assert create_extractor("visual_quality", work_size=96).config.work_size == 96
-    assert create_extractor("visual").inputs == ("visual_quality", "face")
+    assert create_extractor("visual").inputs == ("visual_quality", "face", "shots")
+    assert create_extractor("shots").inputs == ("visual_quality", "face_mesh")
 
 
 def astronaut_clip(path, seconds: float = 2.0, fps: int = 25) -> None:

@@ -431,8 +431,9 @@ def _evidence_warnings(feats: ClipFeatures) -> list[str]:
     if shots is not None and shots.meta.get("cuts"):
         at = ", ".join(f"{c / ANALYSIS_RATE:.1f}" for c in shots.meta["cuts"])
         out.append(
-            f"the clip has {len(shots.meta['cuts']) + 1} shots (cuts at {at} s): the action units "
-            "take each shot's own neutral face; the other scores read the clip as one face track"
+            f"the clip has {len(shots.meta['cuts']) + 1} shots (cuts at {at} s): each shot's "
+            "action units are measured against its own neutral face and the picture change at a "
+            "cut is not counted as flicker; the rest reads the clip as one face track"
         )
     return out
 

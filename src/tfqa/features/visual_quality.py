@@ -109,6 +109,9 @@ FRAME_COLUMNS = (
     "frame_repeat",  # 1 if frame_change <= REPEAT_MAX_CHANGE (a repeat up to codec noise)
 )
 _T = {c: i for i, c in enumerate(TRACK_COLUMNS)}
+# columns that compare a frame with the previous one: undefined across a shot cut
+TEMPORAL_TRACK = ("temporal_diff", "luma_flicker", "hf_stability", "sharpness_jump")
+TEMPORAL_FRAME = ("frame_diff", "frame_change", "frame_repeat")
 
 
 # ------------------------------------------------------------------------------------
@@ -527,8 +530,8 @@ class Visual(DerivedExtractor):
     """
 
     name = "visual"
-    version = "1"
-    inputs = ("visual_quality", "face")
+    version = "2"  # 2: no frame-to-frame change across a shot cut
+    inputs = ("visual_quality", "face", "shots")
     Config = VisualConfig
     description = "speaker's face-region quality sequence and clip statistics"
 
@@ -540,6 +543,12 @@ class Visual(DerivedExtractor):
         track = vq.sequences.get(key)
         if track is None:  # the speaker was never measured (e.g. box too small)
             track = np.full((len(frame), len(TRACK_COLUMNS)), np.nan, dtype=np.float32)
+        cut_slots = inputs["shots"].meta.get("cut_slots", [])
+        if cut_slots:  # the change against the previous frame is another picture's: unmeasured
+            frame, track = frame.copy(), track.copy()
+            for a, b in cut_slots:
+                frame[a:b, [FRAME_COLUMNS.index(c) for c in TEMPORAL_FRAME]] = np.nan
+                track[a:b, [_T[c] for c in TEMPORAL_TRACK]] = np.nan
         col = {c: track[:, i] for i, c in enumerate(TRACK_COLUMNS)}
         model_track = track.copy()
         for c in LOG_COLUMNS:
@@ -631,9 +640,11 @@ class Shots(DerivedExtractor):
     """Shot cuts from the whole-frame thumbnail change (``visual_quality``'s ``frame_diff``).
 
     ``sequences["shot"]`` (T, 1): the shot index of each frame (0, 1, ...).  Stats:
-    ``n_shots``.  Meta: ``cuts``, the grid indices where shots 1, 2, ... start.  The action
-    units take their neutral face per shot, so that a cut from one person to another does not
-    read as an expression.
+    ``n_shots``.  Meta: ``cuts``, the grid indices where shots 1, 2, ... start, and
+    ``cut_slots``, the ``[start, stop)`` grid slots of each shot's first decoded frame.  The
+    action units take their neutral face per shot, and ``visual`` leaves the frame-to-frame
+    change at a cut unmeasured, so that a cut from one person to another does not read as an
+    expression or a flicker.
     """
 
     name = "shots"
@@ -648,12 +659,15 @@ class Shots(DerivedExtractor):
         new_frame = inputs["face_mesh"].sequences["new_frame"][: len(frame), 0] > 0.5
         cuts = shot_cuts(col["frame_diff"], new_frame, col["frame_repeat"], self.config)
         shot = np.zeros((len(frame), 1), dtype=np.float32)
+        cut_slots = []
         for c in cuts:
             shot[c:] += 1.0
+            later = np.flatnonzero(new_frame[c + 1 :])  # the cut frame may hold several slots
+            cut_slots.append([c, c + 1 + int(later[0]) if len(later) else len(frame)])
         return FeatureBlock(
             name=self.name,
             sequences={"shot": shot},
             columns={"shot": ["shot_index"]},
             stats={"n_shots": float(len(cuts) + 1)},
-            meta={"cuts": cuts},
+            meta={"cuts": cuts, "cut_slots": cut_slots},
         )
