@@ -173,30 +173,7 @@ class FeaturePipeline:
         timings: dict[str, float] = {}
         info = validate_media(path, min_duration_s=self.min_duration_s)
         digests = stream_digests(path)
-        shown = display_facts(path)
-        media_notes = []
-        # the packets alone do not say how the frames are shown: key such clips apart, so that
-        # features an older tfqa computed on the raw frames are not reused
-        if shown.rotation_deg:
-            digests["video"] = f"{digests.get('video', '')}@rot{shown.rotation_deg}"
-            info = dataclasses.replace(info, rotation_deg=shown.rotation_deg)
-            media_notes.append(
-                f"the video is stored turned (display rotation {shown.rotation_deg} degrees): "
-                "scored upright, as players show it"
-            )
-        if shown.interlaced:
-            digests["video"] = f"{digests.get('video', '')}@deint"
-            info = dataclasses.replace(info, interlaced=True)
-            media_notes.append(
-                "the video is interlaced: deinterlaced before scoring (FFmpeg's bwdif, "
-                "one frame per frame)"
-            )
-        if info.pixel_aspect != 1.0:
-            digests["video"] = f"{digests.get('video', '')}@sar{info.pixel_aspect:.5f}"
-            media_notes.append(
-                f"the video has non-square pixels (sample aspect ratio {info.pixel_aspect:.3f}): "
-                "scored at its display shape, as players show it"
-            )
+        info, media_notes = _as_shown(path, info, digests)
         t0 = time.perf_counter()
         audio = load_audio(path, video_start_s=info.video_start_s)
         if audio.channel is not None:
@@ -413,6 +390,36 @@ def _frame_rank(x: Extractor, by_name: dict[str, Extractor]) -> int:
         if dep in by_name and isinstance(by_name[dep], FrameExtractor):
             depth = max(depth, 1 + _frame_rank(by_name[dep], by_name))
     return depth
+
+
+def _as_shown(path: str, info: MediaInfo, digests: dict[str, str]) -> tuple[MediaInfo, list[str]]:
+    """``info`` with how the frames are shown (turned, interlaced, non-square pixels) and a note
+    for each; ``digests["video"]`` gets a suffix for each, because the packets alone do not say
+    how the frames are shown, so that features an older tfqa computed on the raw frames are not
+    reused."""
+    shown = display_facts(path)
+    notes = []
+    if shown.rotation_deg:
+        digests["video"] = f"{digests.get('video', '')}@rot{shown.rotation_deg}"
+        info = dataclasses.replace(info, rotation_deg=shown.rotation_deg)
+        notes.append(
+            f"the video is stored turned (display rotation {shown.rotation_deg} degrees): "
+            "scored upright, as players show it"
+        )
+    if shown.interlaced:
+        digests["video"] = f"{digests.get('video', '')}@deint"
+        info = dataclasses.replace(info, interlaced=True)
+        notes.append(
+            "the video is interlaced: deinterlaced before scoring (FFmpeg's bwdif, "
+            "one frame per frame)"
+        )
+    if info.pixel_aspect != 1.0:
+        digests["video"] = f"{digests.get('video', '')}@sar{info.pixel_aspect:.5f}"
+        notes.append(
+            f"the video has non-square pixels (sample aspect ratio {info.pixel_aspect:.3f}): "
+            "scored at its display shape, as players show it"
+        )
+    return info, notes
 
 
 def _evidence_warnings(feats: ClipFeatures) -> list[str]:
