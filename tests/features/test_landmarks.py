@@ -176,3 +176,49 @@ def test_a_reused_pipeline_restarts_its_trackers_per_clip(synth_clip, workers):
     np.testing.assert_array_equal(
         again.blocks["face_mesh"].sequences["track0"], fresh.blocks["face_mesh"].sequences["track0"]
     )
+
+
+def test_one_at_a_time_known_answers():
+    from tfqa.features.landmarks import one_at_a_time
+
+    n = 100
+    first, second = np.arange(n) < 50, np.arange(n) >= 50
+    assert one_at_a_time([first, second], 0.2) == [0, 1]  # handed over: one face at a time
+    assert one_at_a_time([first, np.ones(n, bool)], 0.2) == []  # two faces in view together
+    brief = np.zeros(n, bool)
+    brief[60:70] = True
+    assert one_at_a_time([first, brief], 0.2) == []  # one candidate only (10 % < 20 %)
+    overlap = np.arange(n) >= 48  # 2 frames together: a tracker's hand-over, still one face
+    assert one_at_a_time([first, overlap], 0.2) == [0, 1]
+
+
+def test_a_face_that_moves_far_is_followed_across_tracks(tmp_path, synth_clip):
+    """The talking face on the left for half the clip, then on the right (as after a cut): the
+    tracker starts a second track, and the face is scored as one face over the whole clip."""
+    from tfqa.io import load_audio
+
+    src = synth_clip("clean")
+    frames = [g.rgb for g in FrameStream(src)]
+    half = len(frames) // 2
+    blank = np.zeros_like(frames[0])
+    moved = [
+        np.concatenate([f, blank] if i < half else [blank, f], axis=1) for i, f in enumerate(frames)
+    ]
+    p = write_clip(tmp_path / "moved.mp4", moved, 25, load_audio(src).samples, 16_000)
+    pipe = FeaturePipeline(["face_mesh", "face", "visual"], cache=False)
+    feats, ref = pipe.extract(p), pipe.extract(src)
+    assert feats.blocks["face_mesh"].stats["n_tracks"] == 2
+    face = feats.blocks["face"]
+    assert face.stats["n_faces"] == 1
+    assert face.stats["face_coverage"] > 0.95
+    owner = face.sequences["track"][:, 0]
+    assert set(np.unique(owner[np.isfinite(owner)])) == {0.0, 1.0}
+    assert not any("face lost" in w or "several faces" in w for w in feats.warnings)
+    assert any("one face at a time on 2 tracks" in w for w in feats.warnings)
+    mouth, mouth_ref = (f.blocks["face"].sequences["mouth"][:, 0] for f in (feats, ref))
+    both = np.isfinite(mouth) & np.isfinite(mouth_ref)
+    assert np.corrcoef(mouth[both], mouth_ref[both])[0, 1] > 0.9  # the same mouth track
+    visual = feats.blocks["visual"]
+    assert visual.meta["track"] == "track0+track1"
+    sharp = visual.sequences["visual"][:, visual.columns["visual"].index("log_sharpness")]
+    assert np.isfinite(sharp[: half - 2]).all() and np.isfinite(sharp[half + 2 :]).all()

@@ -24,6 +24,7 @@ Two extractors:
 
 from __future__ import annotations
 
+import itertools
 import os
 import warnings
 from collections import deque
@@ -450,6 +451,21 @@ def _corr_best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
 # face: pick the speaker, normalise, summarise
 
 
+def one_at_a_time(present: list[np.ndarray], min_coverage: float) -> list[int]:
+    """The tracks seen in at least ``min_coverage`` of the frames when there are several and
+    no two of them are ever in view together (at most 1 % of the frames, and 2 frames): one face
+    at a time, which the tracker put on another track when it came back elsewhere (a shot cut,
+    or a face that moved far while lost).  ``[]`` otherwise."""
+    seen = [k for k, p in enumerate(present) if p.mean() >= min_coverage]
+    if len(seen) < 2:
+        return []
+    n = len(present[0])
+    for i, j in itertools.combinations(seen, 2):
+        if (present[i] & present[j]).sum() > max(2, 0.01 * n):
+            return []
+    return seen
+
+
 @dataclass(frozen=True)
 class FaceConfig:
     min_coverage: float = 0.05  # below this share of frames with a face, the clip has "no face"
@@ -464,7 +480,7 @@ class Face(DerivedExtractor):
     """The speaking face: pose-normalised keypoints, head pose, mouth signals and track evidence."""
 
     name = "face"
-    version = "2"
+    version = "3"  # 3: one face at a time on several tracks is scored as one face
     inputs = ("face_mesh", "waveform")
     Config = FaceConfig
     description = "speaker selection + pose-normalised 468x3 keypoints, head pose, mouth signals"
@@ -489,15 +505,32 @@ class Face(DerivedExtractor):
                 hint="tfqa needs a visible, roughly frontal face; check the video shows one",
             )
         env = speech_band_envelope(audio.samples, n)
-        pick, reason, scores = self._pick_speaker(tracks, present, env)
-        lm = tracks[pick]
+        owner = np.full(n, -1)
+        relay = one_at_a_time(present, self.config.min_track_coverage)
+        if relay:  # one face at a time on several tracks: scored as one face
+            for k in relay:
+                owner[present[k]] = k
+            lm = np.full_like(tracks[0], np.nan)
+            for k in relay:
+                lm[owner == k] = tracks[k][owner == k]
+            pick = max(relay, key=lambda k: present[k].sum())
+            reason = (
+                f"one face at a time on {len(relay)} tracks (a cut, or the face moved far): "
+                "scored as one face"
+            )
+            scores: list[float] = []
+        else:
+            pick, reason, scores = self._pick_speaker(tracks, present, env)
+            lm = tracks[pick]
+            owner[present[pick]] = pick
         kp, pose = align_track(lm)
         mouth = mouth_signals(kp)
-        ok = present[pick]
+        ok = owner >= 0
         stats = self._evidence(lm, kp, pose, mouth, ok, env, new_frame)
+        n_faces = sum(p.mean() >= self.config.min_track_coverage for p in present)
         stats.update(
             {
-                "n_faces": float(sum(p.mean() >= self.config.min_track_coverage for p in present)),
+                "n_faces": 1.0 if relay else float(n_faces),
                 "max_faces_detected": float(mesh.stats.get("max_faces_detected", np.nan)),
                 "speaker_track": float(pick),
             }
@@ -509,6 +542,7 @@ class Face(DerivedExtractor):
                 "pose": pose,
                 "mouth": mouth,
                 "present": ok.astype(np.float32)[:, None],
+                "track": np.where(ok, owner, np.nan).astype(np.float32)[:, None],
             },
             columns={
                 "keypoints": [f"kp{i}_{a}" for i in range(N_FACE) for a in "xyz"],
@@ -522,6 +556,7 @@ class Face(DerivedExtractor):
                 ],
                 "mouth": [name for name, _, _ in MOUTH_PAIRS],
                 "present": ["face_present"],
+                "track": ["face_mesh_track"],
             },
             stats=stats,
             curves={"face_present": _per_second(ok.astype(np.float32))},

@@ -434,6 +434,8 @@ def _evidence_warnings(feats: ClipFeatures) -> list[str]:
             if not reason.startswith("several faces"):  # a second face, too briefly to track
                 reason = f"several faces detected at times; {reason} long enough to score"
             out.append(f"{reason} (track {track})")
+        elif face.meta.get("speaker_reason", "").startswith("one face at a time"):
+            out.append(face.meta["speaker_reason"])
     shots = feats.blocks.get("shots")
     if shots is not None and shots.meta.get("cuts"):
         at = ", ".join(f"{c / ANALYSIS_RATE:.1f}" for c in shots.meta["cuts"])

@@ -530,7 +530,7 @@ class Visual(DerivedExtractor):
     """
 
     name = "visual"
-    version = "2"  # 2: no frame-to-frame change across a shot cut
+    version = "2"  # 2: no frame-to-frame change across a shot cut; a face relayed by tracks
     inputs = ("visual_quality", "face", "shots")
     Config = VisualConfig
     description = "speaker's face-region quality sequence and clip statistics"
@@ -543,6 +543,16 @@ class Visual(DerivedExtractor):
         track = vq.sequences.get(key)
         if track is None:  # the speaker was never measured (e.g. box too small)
             track = np.full((len(frame), len(TRACK_COLUMNS)), np.nan, dtype=np.float32)
+        owner = face.sequences.get("track", np.zeros((0, 1)))[: len(frame), 0]
+        relay = np.unique(owner[np.isfinite(owner)]).astype(int)
+        if len(relay) > 1:  # one face at a time on several tracks: each frame's own
+            track = np.full((len(frame), len(TRACK_COLUMNS)), np.nan, dtype=np.float32)
+            for k in relay:
+                rows = np.flatnonzero(owner == k)
+                src = vq.sequences.get(f"track{k}")
+                if src is not None:
+                    track[rows] = src[rows]
+            key = "+".join(f"track{k}" for k in relay)
         cut_slots = inputs["shots"].meta.get("cut_slots", [])
         if cut_slots:  # the change against the previous frame is another picture's: unmeasured
             frame, track = frame.copy(), track.copy()
