@@ -6,8 +6,8 @@ same way), with the default scorer and the feature cache off:
 
     .venv/bin/python benchmarks/shot_cuts.py ../shared/data/clips/real --pairs 8
 
-Prints each pair's scores and the mean of (joined - mean of the two alone) per dimension;
-writes JSON.  Scores of the joined clip are not expected to equal the mean exactly (longer
+Prints each pair's scores and the mean and median of (joined - mean of the two alone) per
+dimension; writes JSON.  Scores of the joined clip are not expected to equal the mean exactly (longer
 audio windows, one offset for both), but a cut should not move a dimension by itself.
 """
 
@@ -71,12 +71,13 @@ def main(argv: list[str] | None = None) -> int:
             row["warnings_AB"] = res["AB"].warnings
             rows.append(row)
             print(a.name, b.name, {d: tuple(round(row[k][d], 2) for k in parts) for d in DIMS})
-    delta = {
-        d: float(np.mean([r["AB"][d] - (r["A"][d] + r["B"][d]) / 2 for r in rows])) for d in DIMS
-    }
-    print(f"\nmean of joined - mean(A, B) over {len(rows)} pairs:")
-    print("".join(f"{d:>15}" for d in DIMS))
-    print("".join(f"{delta[d]:>+15.3f}" for d in DIMS))
+    diffs = {d: [r["AB"][d] - (r["A"][d] + r["B"][d]) / 2 for r in rows] for d in DIMS}
+    delta = {how: {d: float(fn(v)) for d, v in diffs.items()} for how, fn in
+             (("mean", np.mean), ("median", np.median))}  # fmt: skip
+    print(f"\njoined - mean(A, B) over {len(rows)} pairs:")
+    print(f"{'':<8}" + "".join(f"{d:>15}" for d in DIMS))
+    for how, by_dim in delta.items():
+        print(f"{how:<8}" + "".join(f"{by_dim[d]:>+15.3f}" for d in DIMS))
     args.out.write_text(json.dumps({"delta": delta, "pairs": rows}, indent=1))
     print(f"wrote {args.out}")
     return 0
