@@ -9,7 +9,8 @@ tfqa did before), all with the feature cache off:
 
     .venv/bin/python benchmarks/interlace.py ../shared/data/clips/real --limit 12
 
-Prints, per dimension, the mean |score - progressive score| of each arm and writes JSON.
+Prints, per dimension and arm, the mean, mean absolute and median absolute difference from the
+progressive copy's score, and writes JSON.
 """
 
 from __future__ import annotations
@@ -91,14 +92,19 @@ def main(argv: list[str] | None = None) -> int:
                 path.name, {a: row[a] and round(row[a]["overall"], 2) for a in row if a != "clip"}
             )
     ok = [r for r in rows if all(r[a] for a in ("progressive", "deinterlaced", "combed"))]
+    stats = {"mean Δ": np.mean, "mean |Δ|": lambda v: np.mean(np.abs(v)),
+             "median |Δ|": lambda v: np.median(np.abs(v))}  # fmt: skip
     summary = {
-        arm: {d: float(np.mean([abs(r[arm][d] - r["progressive"][d]) for r in ok])) for d in DIMS}
+        f"{arm}, {name}": {
+            d: float(fn(np.array([r[arm][d] - r["progressive"][d] for r in ok]))) for d in DIMS
+        }
         for arm in ("deinterlaced", "combed")
+        for name, fn in stats.items()
     }
-    print(f"\nmean |score - progressive score| over {len(ok)} clips")
-    print(f"{'arm':<14}" + "".join(f"{d:>15}" for d in DIMS))
+    print(f"\nscore - progressive score (Δ) over {len(ok)} clips")
+    print(f"{'arm':<26}" + "".join(f"{d:>15}" for d in DIMS))
     for arm, by_dim in summary.items():
-        print(f"{arm:<14}" + "".join(f"{by_dim[d]:>15.3f}" for d in DIMS))
+        print(f"{arm:<26}" + "".join(f"{by_dim[d]:>+15.3f}" for d in DIMS))
     args.out.write_text(json.dumps({"summary": summary, "clips": rows}, indent=1))
     print(f"wrote {args.out}")
     return 0
