@@ -453,9 +453,10 @@ def _corr_best_lag(a: np.ndarray, b: np.ndarray, max_lag: int) -> float:
 
 def one_at_a_time(present: list[np.ndarray], min_coverage: float) -> list[int]:
     """The tracks seen in at least ``min_coverage`` of the frames when there are several and
-    no two of them are ever in view together (at most 1 % of the frames, and 2 frames): one face
-    at a time, which the tracker put on another track when it came back elsewhere (a shot cut,
-    or a face that moved far while lost).  ``[]`` otherwise."""
+    no two of them are ever in view together (together in at most 2 frames or 1 % of the
+    frames, whichever is more: a tracker's hand-over): one face at a time, which the tracker put
+    on another track when it came back elsewhere (a shot cut, or a face that moved far while
+    lost).  ``[]`` otherwise."""
     seen = [k for k, p in enumerate(present) if p.mean() >= min_coverage]
     if len(seen) < 2:
         return []
