@@ -8,7 +8,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from tfqa.data.preprocess import Preprocessor, fit_modality, fit_preprocessor
-from tfqa.data.synthetic import THESIS_DIMS, make_synthetic
+from tfqa.data.synthetic import SMALL_DIMS, THESIS_DIMS, make_synthetic
 
 
 def _data(n=300, d=12, seed=0):
@@ -55,6 +55,33 @@ def test_fitted_on_the_given_clips_only_and_roundtrips():
     again = Preprocessor.from_state(pre.state())
     for k, v in again.transform(train.clips[0]).items():
         np.testing.assert_array_equal(v, out[k])
+
+
+@pytest.mark.parametrize("shift", [0, 4, 8, 12])
+def test_a_restored_transform_is_bit_identical_wherever_its_state_sits_in_memory(shift):
+    """OpenBLAS's AVX-512 kernels round a product differently with the operand's alignment; a
+    resumed run must see exactly the projections of the run that fitted the transform."""
+    train = make_synthetic(20, 40, {**SMALL_DIMS, "keypoints": 300}, seed=0)
+    pre = fit_preprocessor(train.clips, {"keypoints": 50}, max_fit_frames=10_000)
+
+    def misplaced(v):  # the same values, starting ``shift`` floats past a 64-byte boundary
+        v = np.asarray(v, dtype=np.float32)
+        buf = np.empty(v.size + 32, np.float32)
+        start = (-buf.ctypes.data // 4) % 16 + shift
+        out = buf[start : start + v.size].reshape(v.shape)
+        out[...] = v
+        return out
+
+    state = pre.state()
+    state["transforms"] = {
+        k: {n: misplaced(v) for n, v in t.items()} for k, t in state["transforms"].items()
+    }
+    again = Preprocessor.from_state(state)
+    assert again.transforms["keypoints"].components.ctypes.data % 64 == 0
+    for clip in train.clips[:5]:
+        np.testing.assert_array_equal(
+            again.transform(clip)["keypoints"], pre.transform(clip)["keypoints"]
+        )
 
 
 def test_thesis_dims_reduce_to_367():
