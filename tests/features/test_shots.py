@@ -60,33 +60,48 @@ def test_bad_config_is_refused():
         ShotsConfig(min_ratio=0.5)
 
 
-def test_a_cut_between_two_people_keeps_their_expressions(shared_clips, tmp_path):
-    """Two GRID speakers, 3 s each, joined at one cut: one cut is found at the join, and the
-    joined clip's action units read as the parts' do alone (with one clip-wide neutral face,
-    AU12 read 1.09 joined against 0.30 and 0.45 alone)."""
+GRID_SPEAKERS = ("real_grid_sbia1a", "real_grid_swiz3n")
+
+
+def _grid_parts(shared_clips, tmp_path, delay_b: int = 0):
+    """Two GRID speakers' first 3 s at 256x256 (B's audio delayed by ``delay_b`` frames),
+    written alone and joined at one cut: (parts, [clip A, clip B], joined clip)."""
     import cv2
 
-    from tfqa import create_scorer
-    from tfqa.features.pipeline import FeaturePipeline
+    from tfqa.bench.sync import shift_audio
     from tfqa.io.audio import load_audio
     from tfqa.io.video import FrameStream
     from tfqa.io.writer import write_clip
 
     parts = []
-    for name in ("real_grid_sbia1a", "real_grid_swiz3n"):
+    for k, name in enumerate(GRID_SPEAKERS):
         src = shared_clips / "real" / f"{name}.mp4"
         frames = [cv2.resize(g.rgb, (256, 256)) for g in FrameStream(src) for _ in g.grid][:75]
-        parts.append((frames, load_audio(src).samples[: 75 * 640]))
+        x = load_audio(src).samples
+        parts.append((frames, (shift_audio(x, delay_b) if k else x)[: 75 * 640]))
+    tag = f"d{delay_b}"
     clips = [
-        write_clip(tmp_path / f"part{k}.mp4", f, 25, x, 16000) for k, (f, x) in enumerate(parts)
+        write_clip(tmp_path / f"part{k}{tag}.mp4", f, 25, x, 16000)
+        for k, (f, x) in enumerate(parts)
     ]
     joined = write_clip(
-        tmp_path / "joined.mp4",
+        tmp_path / f"joined{tag}.mp4",
         parts[0][0] + parts[1][0],
         25,
         np.concatenate([parts[0][1], parts[1][1]]),
         16000,
     )
+    return parts, clips, joined
+
+
+def test_a_cut_between_two_people_keeps_their_expressions(shared_clips, tmp_path):
+    """Two GRID speakers, 3 s each, joined at one cut: one cut is found at the join, and the
+    joined clip's action units read as the parts' do alone (with one clip-wide neutral face,
+    AU12 read 1.09 joined against 0.30 and 0.45 alone)."""
+    from tfqa import create_scorer
+    from tfqa.features.pipeline import FeaturePipeline
+
+    parts, clips, joined = _grid_parts(shared_clips, tmp_path)
     pipe = FeaturePipeline(cache=False)
     alone = [pipe.extract(c) for c in clips]
     both = pipe.extract(joined)
@@ -103,3 +118,30 @@ def test_a_cut_between_two_people_keeps_their_expressions(shared_clips, tmp_path
     scorer = create_scorer()
     expression = [scorer.score_features(f)[0]["expression"] for f in (*alone, both)]
     assert min(expression[:2]) <= expression[2] <= max(expression[:2])
+
+
+@pytest.mark.media
+def test_each_shot_keeps_its_own_av_offset(shared_clips, tmp_path):
+    """The same two GRID speakers with the second one's audio delayed by 5 frames (200 ms)
+    before the join: each shot's offset reads as that part's does alone, the clip's offset
+    is their mean, the per-second curve shows which part is late, and a warning says so."""
+    from tfqa.features.pipeline import FeaturePipeline
+
+    _, clips, joined = _grid_parts(shared_clips, tmp_path, delay_b=5)
+    pipe = FeaturePipeline(cache=False)
+    alone = [pipe.extract(c).blocks["sync"].stats for c in clips]
+    both = pipe.extract(joined)
+    sync = both.blocks["sync"]
+    own = [a["av_offset_ms"] for a in alone]
+    assert own[1] - own[0] == pytest.approx(200, abs=40)
+    assert sync.meta["shot_offsets_ms"] == pytest.approx(own, abs=40)
+    assert sync.stats["av_offset_ms"] == pytest.approx(np.mean(own), abs=20)
+    for key in ("sync_confidence", "sync_peak_corr", "sync_significance"):
+        mean_alone = np.mean([a[key] for a in alone])
+        assert sync.stats[key] == pytest.approx(mean_alone, rel=0.1), key
+    curve = sync.curves["offset_ms"]
+    assert len(curve) == 6
+    assert np.nanmedian(curve[:3]) == pytest.approx(own[0], abs=40)
+    assert np.nanmedian(curve[3:]) == pytest.approx(own[1], abs=40)
+    assert sync.sequences["sync"].shape == (150, 5)
+    assert any("A/V offsets differ" in w for w in both.warnings)

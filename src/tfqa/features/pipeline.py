@@ -41,7 +41,7 @@ from tfqa.io import (
     validate_audio,
     validate_media,
 )
-from tfqa.io.constants import MIN_DURATION_S
+from tfqa.io.constants import FRAME_MS, MIN_DURATION_S
 from tfqa.io.video import display_facts, iter_in_thread
 
 # The embedded default extractors (offline, CPU), in pipeline order.
@@ -441,8 +441,18 @@ def _evidence_warnings(feats: ClipFeatures) -> list[str]:
         at = ", ".join(f"{c / ANALYSIS_RATE:.1f}" for c in shots.meta["cuts"])
         out.append(
             f"the clip has {len(shots.meta['cuts']) + 1} shots (cuts at {at} s): each shot's "
-            "action units are measured against its own neutral face and the picture change at a "
-            "cut is not counted as flicker; the rest reads the clip as one face track"
+            "action units are measured against its own neutral face and its A/V sync on its own, "
+            "and the picture change at a cut is not counted as flicker; the rest reads the clip "
+            "as one face track"
+        )
+    sync = feats.blocks.get("sync")
+    offsets = sync.meta.get("shot_offsets_ms", []) if sync is not None else []
+    finite = [o for o in offsets if np.isfinite(o)]
+    if finite and max(finite) - min(finite) >= 2 * FRAME_MS:
+        each = ", ".join(f"{o:+.0f}" for o in offsets)
+        out.append(
+            f"the shots' A/V offsets differ ({each} ms): lip_sync reads their length-weighted "
+            "mean; the per-second offset curve shows which part is out of sync"
         )
     return out
 

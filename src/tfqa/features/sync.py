@@ -20,6 +20,10 @@ Method (a landmark-based cousin of SyncNet that runs in milliseconds on a CPU):
    significance z-score tells how unlikely the peak is for unrelated audio.
 4. The same estimate on sliding windows gives the per-second offset and
    confidence curves.
+5. A clip with shot cuts (the ``shots`` block) is measured shot by shot, each
+   shot as a clip of its own: a cut may join recordings with offsets of their
+   own.  The clip's statistics and lag curve are the shots' length-weighted
+   means; ``meta["shot_offsets_ms"]`` keeps each shot's offset.
 """
 
 from __future__ import annotations
@@ -282,8 +286,8 @@ class Sync(DerivedExtractor):
     """A/V offset, confidence and per-second sync curves from mouth landmarks and speech."""
 
     name = "sync"
-    version = "1"
-    inputs = ("face", "waveform")
+    version = "2"
+    inputs = ("face", "waveform", "shots")
     Config = SyncConfig
     description = "audio-to-mouth cross-correlation: A/V offset (frames, ms), confidence, curves"
 
@@ -297,31 +301,39 @@ class Sync(DerivedExtractor):
         audio = inputs["waveform"]
         model = load_sync_model(self.config.model_path)
         present = face.sequences["present"][:, 0] > 0.5
-        max_lag = self.config.max_lag
-        observed, predicted = aligned_signals(
-            face.sequences["mouth"], face.columns.get("mouth"), present, audio.samples, model
-        )
-        curve = lag_curve(observed, predicted, present, max_lag)
-        offset, offset_int, peak = peak_offset(curve, max_lag)
-        conf = confidence(curve)
-        zero = float(curve[max_lag])
-        n_valid = int(present.sum())
-        local_off, local_conf = self._local_curves(observed, predicted, present)
-        agree = np.isfinite(local_off) & (np.abs(local_off - offset_int) <= 1)
-        seq = self._per_frame(observed, predicted, present, offset_int)
-        stats = {
-            "av_offset_frames": float(offset_int) if np.isfinite(offset) else float("nan"),
-            "av_offset_ms": float(offset * FRAME_MS),
-            "sync_confidence": conf,
-            "sync_peak_corr": peak,
-            "sync_corr_at_zero": zero,
-            # peak correlation against the null of unrelated signals (~N(0, 1/sqrt(n)))
-            "sync_significance": float(peak * np.sqrt(max(n_valid, 1) / 3.0)),
-            "sync_offset_consistency": float(agree.sum() / max(np.isfinite(local_off).sum(), 1)),
+        mouth = face.sequences["mouth"]
+        n = len(present)
+        cuts = [c for c in inputs["shots"].meta.get("cuts", []) if 0 < c < n]
+        bounds = list(zip([0, *cuts], [*cuts, n], strict=True))
+        # each shot is measured as if it were a clip of its own: a cut may join recordings
+        # with offsets of their own, and a mouth signal z-scored across two faces
+        columns = face.columns.get("mouth")
+        shots = []
+        for lo, hi in bounds:
+            end = hi * HOP_SAMPLES if hi < n else None  # the last shot keeps the audio's tail
+            samples = audio.samples[lo * HOP_SAMPLES : end]
+            shots.append(self._measure(mouth[lo:hi], columns, present[lo:hi], samples, model))
+        if len(shots) == 1:
+            stats, curve = shots[0]["stats"], shots[0]["curve"]
+        else:  # the shots' statistics and lag curves, weighted by their length
+            w = np.array([hi - lo for lo, hi in bounds], dtype=float)
+            stats = {
+                k: _weighted_mean([m["stats"][k] for m in shots], w) for k in shots[0]["stats"]
+            }
+            curve = np.array(
+                [_weighted_mean(c, w) for c in zip(*(m["curve"] for m in shots), strict=True)]
+            )
+        meta = {
+            "lag_curve": [None if not np.isfinite(c) else round(float(c), 4) for c in curve],
+            "max_lag": self.config.max_lag,
+            "model": model.provenance.get("name", "custom"),
         }
+        if len(shots) > 1:
+            meta["shot_offsets_ms"] = [round(m["stats"]["av_offset_ms"], 1) for m in shots]
+            meta["shot_confidence"] = [round(m["stats"]["sync_confidence"], 4) for m in shots]
         return FeatureBlock(
             name=self.name,
-            sequences={"sync": seq},
+            sequences={"sync": np.concatenate([m["seq"] for m in shots])},
             columns={
                 "sync": [
                     "mouth_observed",
@@ -333,15 +345,38 @@ class Sync(DerivedExtractor):
             },  # fmt: skip
             stats=stats,
             curves={
-                "offset_ms": (local_off * FRAME_MS).astype(np.float32),
-                "confidence": local_conf.astype(np.float32),
+                "offset_ms": _per_second(shots, "local_offset", bounds, n) * FRAME_MS,
+                "confidence": _per_second(shots, "local_conf", bounds, n),
             },
-            meta={
-                "lag_curve": [None if not np.isfinite(c) else round(float(c), 4) for c in curve],
-                "max_lag": max_lag,
-                "model": model.provenance.get("name", "custom"),
-            },  # fmt: skip
+            meta=meta,
         )
+
+    def _measure(self, mouth, columns, present, samples, model) -> dict[str, Any]:
+        """Offset, confidence, lag curve, per-second curves and per-frame evidence of one shot."""
+        max_lag = self.config.max_lag
+        observed, predicted = aligned_signals(mouth, columns, present, samples, model)
+        curve = lag_curve(observed, predicted, present, max_lag)
+        offset, offset_int, peak = peak_offset(curve, max_lag)
+        n_valid = int(present.sum())
+        local_off, local_conf = self._local_curves(observed, predicted, present)
+        agree = np.isfinite(local_off) & (np.abs(local_off - offset_int) <= 1)
+        stats = {
+            "av_offset_frames": float(offset_int) if np.isfinite(offset) else float("nan"),
+            "av_offset_ms": float(offset * FRAME_MS),
+            "sync_confidence": confidence(curve),
+            "sync_peak_corr": peak,
+            "sync_corr_at_zero": float(curve[max_lag]),
+            # peak correlation against the null of unrelated signals (~N(0, 1/sqrt(n)))
+            "sync_significance": float(peak * np.sqrt(max(n_valid, 1) / 3.0)),
+            "sync_offset_consistency": float(agree.sum() / max(np.isfinite(local_off).sum(), 1)),
+        }
+        return {
+            "stats": stats,
+            "curve": curve,
+            "local_offset": local_off,
+            "local_conf": local_conf,
+            "seq": self._per_frame(observed, predicted, present, offset_int),
+        }
 
     def _local_curves(self, observed, predicted, present) -> tuple[np.ndarray, np.ndarray]:
         """Offset (frames) and confidence of a ``window_s`` window centred on each second."""
@@ -380,6 +415,29 @@ class Sync(DerivedExtractor):
         seq = np.stack([obs, pred_off, pred0, corr0, corr_off], axis=1).astype(np.float32)
         seq[~present, 0] = np.nan
         return seq
+
+
+def _weighted_mean(values: Any, weights: np.ndarray) -> float:
+    """Mean of ``values`` weighted by ``weights``, over the finite values (NaN if none)."""
+    v = np.asarray(values, dtype=float)
+    ok = np.isfinite(v)
+    return float(np.average(v[ok], weights=weights[ok])) if ok.any() else float("nan")
+
+
+def _per_second(shots: list[dict[str, Any]], key: str, bounds: list, n: int) -> np.ndarray:
+    """One value per second of the clip: the shot holding the second's centre gives it."""
+    if len(shots) == 1:
+        return shots[0][key].astype(np.float32)
+    out = np.full(int(np.ceil(n / ANALYSIS_RATE)), np.nan, dtype=np.float32)
+    for s in range(len(out)):
+        c = min(int((s + 0.5) * ANALYSIS_RATE), n - 1)
+        k = next(i for i, (lo, hi) in enumerate(bounds) if lo <= c < hi)
+        lo = bounds[k][0]
+        values = shots[k][key]
+        # the shot's own seconds start at its first frame: take the one whose centre is nearest
+        j = int(np.clip(round((c - lo) / ANALYSIS_RATE - 0.5), 0, len(values) - 1))
+        out[s] = values[j]
+    return out
 
 
 def aligned_signals(
