@@ -7,7 +7,8 @@ gradient accumulation 8.  Each case varies one memory/speed measure:
 
 * PCA on (inputs 100 / 200 / 50 / 17 dims) or off (raw dims);
 * gradient checkpointing of the encoder layers on or off;
-* AMP on or off — only where CUDA exists; on a CPU it is reported as n/a
+* AMP on or off — where CUDA exists or the CPU has native bf16 (what
+  ``amp: auto`` would use in training); on other CPUs it is reported as n/a
   with the reason (see ``tfqa.training.amp``).
 
 ``peak MiB`` is the process's peak (CUDA: allocator) during the timed steps;
@@ -266,13 +267,9 @@ def run_preprocessing(n_clips: int, n_frames: int, fit_frames: int, threads: int
 def default_cases(
     configs: Sequence[str], *, n_clips: int, n_frames: int, steps: int, device: str, threads: int
 ) -> list[Case]:
-    """Every config x PCA on/off x checkpointing off/on (x AMP off/on where CUDA exists)."""
-    import torch
-
-    from tfqa.model.inference import resolve_device
-
-    cuda = resolve_device(device).type == "cuda" and torch.cuda.is_available()
-    amps = (False, True) if cuda else (False,)
+    """Every config x PCA on/off x checkpointing off/on (x AMP off/on where training's
+    ``amp: auto`` would turn it on: CUDA, or a CPU with native bf16)."""
+    amps = (False, True) if _amp_available(device) else (False,)
     return [
         Case(c, pca, ck, amp, n_clips, n_frames, steps, 1, device, threads)
         for c in configs
@@ -280,6 +277,18 @@ def default_cases(
         for ck in (False, True)
         for amp in amps
     ]
+
+
+def _amp_available(device: str) -> bool:
+    import torch
+
+    from tfqa.model.inference import resolve_device
+    from tfqa.training.amp import resolve_amp
+
+    dev = resolve_device(device)
+    if dev.type == "cuda" and torch.cuda.is_available():
+        return True
+    return dev.type == "cpu" and resolve_amp("auto", dev).enabled
 
 
 def _isolated(case: Case) -> dict:
@@ -336,10 +345,10 @@ def bench_train(
             del results[-1]["error"]
     pre = run_preprocessing(n_clips, n_frames, pca_fit_frames, threads)
     amp_na = None
-    if not torch.cuda.is_available():
+    if not _amp_available(device):
         from tfqa.training.amp import resolve_amp
 
-        amp_na = "n/a on this machine (no CUDA): " + resolve_amp("auto", torch.device("cpu")).reason
+        amp_na = "n/a on this machine: " + resolve_amp("auto", torch.device("cpu")).reason
     report = {
         "note": (
             f"s/epoch is extrapolated from {steps} timed micro-batches and optimizer steps per case "
@@ -348,7 +357,7 @@ def bench_train(
             "memory measured per case in its own process"
         ),
         "load_average": list(os.getloadavg()),
-        "amp": amp_na or "measured (CUDA)",
+        "amp": amp_na or "measured",
         "cases": results,
         "preprocessing": pre,
         "torch": str(torch.__version__),
