@@ -199,3 +199,30 @@ def test_phase_inverted_stereo_is_scored_on_one_channel(tmp_path, synth_clip):
     feats = FeaturePipeline(["audio"], cache=False).extract(p)
     assert feats.digests["audio"].endswith(f"@ch{audio.channel}")
     assert any("inverted polarity" in w for w in feats.warnings)
+
+
+def test_surround_dialogue_in_the_centre_channel_is_mixed_not_picked(tmp_path, synth_clip):
+    """A 5.1 track with the dialogue in the centre channel (as films carry it) and quiet,
+    unrelated ambience in the front pair: FFmpeg's downmix keeps the speech, so no channel
+    is picked and the mono samples follow the dialogue."""
+    src = synth_clip("clean")
+    x = load_audio(src).samples[: 3 * SR]
+    rng = np.random.default_rng(0)
+    ambience = rng.normal(0, 0.1 * np.std(x), (2, len(x))).astype(np.float32)  # -20 dB
+    ch = np.zeros((6, len(x)), np.float32)  # FL FR FC LFE BL BR
+    ch[0], ch[1], ch[2] = ambience[0], ambience[1], x
+    p = tmp_path / "surround.m4a"
+    with av.open(str(p), "w") as c:
+        a = c.add_stream("aac", rate=SR)
+        a.layout = "5.1"
+        frame = av.AudioFrame.from_ndarray(ch, format="fltp", layout="5.1")
+        frame.sample_rate, frame.time_base, frame.pts = SR, Fraction(1, SR), 0
+        c.mux(a.encode(frame))
+        c.mux(a.encode(None))
+    with av.open(str(p)) as c:
+        assert c.streams.audio[0].codec_context.channels == 6
+    audio = load_audio(p)
+    assert audio.channel is None
+    n = min(len(x), len(audio.samples))
+    lag = int(np.argmax(np.correlate(audio.samples[:n], x[: n - 4096], "valid")))
+    assert np.corrcoef(audio.samples[lag : lag + n - 4096], x[: n - 4096])[0, 1] > 0.95
