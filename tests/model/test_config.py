@@ -96,3 +96,14 @@ def test_overrides_and_frozen():
     with pytest.raises(ConfigError, match="no config file or preset"):
         load_config("nonexistent")
     assert isinstance(load_config(cfg), ExperimentConfig)
+
+
+def test_amp_off_reads_as_off_though_yaml_reads_it_as_false(tmp_path):
+    """YAML 1.1 turns a bare `off` into False: `amp: off` in a file and `--set train.amp=off`
+    must still mean AMP off, and `on` is refused as an AMP mode by name."""
+    from tfqa.cli_learning import parse_overrides
+
+    assert load_config(_yaml(tmp_path, "train: {amp: off}\n")).train.amp == "off"
+    assert load_config("smoke", parse_overrides(["train.amp=off"])).train.amp == "off"
+    with pytest.raises(ConfigError, match="amp"):
+        load_config("smoke", parse_overrides(["train.amp=on"]))

@@ -239,6 +239,8 @@ def _coerce(tp: Any, v: Any, key: str, path) -> Any:
             _bad(key, "a number", v, path)
         return float(v)
     if tp is str:
+        if isinstance(v, bool):  # YAML 1.1 reads `off` / `on` (and no / yes) as booleans
+            v = "on" if v else "off"
         if not isinstance(v, str):
             _bad(key, "a string", v, path)
         return v
