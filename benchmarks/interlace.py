@@ -22,8 +22,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-
-DIMS = ("lip_sync", "expression", "audio_quality", "cross_modal", "overall")
+from _table import DIMS, print_dim_table  # a sibling module (benchmarks run as scripts)
 
 
 def reencode(src: Path, out_dir: Path) -> dict[str, Path]:
@@ -101,10 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         for arm in ("deinterlaced", "combed")
         for name, fn in stats.items()
     }
-    print(f"\nscore - progressive score (Δ) over {len(ok)} clips")
-    print(f"{'arm':<26}" + "".join(f"{d:>15}" for d in DIMS))
-    for arm, by_dim in summary.items():
-        print(f"{arm:<26}" + "".join(f"{by_dim[d]:>+15.3f}" for d in DIMS))
+    print_dim_table(f"score - progressive score (Δ) over {len(ok)} clips", summary, 26)
     args.out.write_text(json.dumps({"summary": summary, "clips": rows}, indent=1))
     print(f"wrote {args.out}")
     return 0

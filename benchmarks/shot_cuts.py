@@ -1,4 +1,4 @@
-"""What a shot cut between two people does to the scores (a known limit, see the README).
+"""What a shot cut between two people does to the scores (README: "Messy video").
 
 Pairs of clips (clip i and clip i+1 of every third clip of the folder) are cut to 5 s each,
 brought to one size, and scored alone and joined (A then B, one cut, their audio joined the
@@ -20,8 +20,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from _table import DIMS, print_dim_table  # a sibling module (benchmarks run as scripts)
 
-DIMS = ("lip_sync", "expression", "audio_quality", "cross_modal", "overall")
 SIDE = 384
 SECONDS = 5
 
@@ -74,10 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     diffs = {d: [r["AB"][d] - (r["A"][d] + r["B"][d]) / 2 for r in rows] for d in DIMS}
     delta = {how: {d: float(fn(v)) for d, v in diffs.items()} for how, fn in
              (("mean", np.mean), ("median", np.median))}  # fmt: skip
-    print(f"\njoined - mean(A, B) over {len(rows)} pairs:")
-    print(f"{'':<8}" + "".join(f"{d:>15}" for d in DIMS))
-    for how, by_dim in delta.items():
-        print(f"{how:<8}" + "".join(f"{by_dim[d]:>+15.3f}" for d in DIMS))
+    print_dim_table(f"joined - mean(A, B) over {len(rows)} pairs:", delta, 8)
     args.out.write_text(json.dumps({"delta": delta, "pairs": rows}, indent=1))
     print(f"wrote {args.out}")
     return 0
