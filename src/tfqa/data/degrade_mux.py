@@ -19,6 +19,7 @@ import av
 import numpy as np
 
 from tfqa.io.constants import ANALYSIS_RATE, SAMPLE_RATE
+from tfqa.io.writer import x264_options
 
 AUDIO_BITRATE = 128_000  # AAC bits/s, as tfqa.io.writer.write_clip uses for prepared clips
 X264_PRESET = "veryfast"  # as tfqa.io.writer.write_clip: same encoder for prepared and variants
@@ -90,7 +91,7 @@ def _encoded_video(dst, frames: np.ndarray, crf: int) -> Iterator[av.Packet]:
     h, w = frames.shape[1:3]
     stream.width, stream.height = w - w % 2, h - h % 2
     stream.pix_fmt = "yuv420p"
-    stream.options = {"crf": str(crf), "preset": X264_PRESET}
+    stream.options = x264_options(crf, X264_PRESET)
 
     def gen() -> Iterator[av.Packet]:
         for rgb in frames:

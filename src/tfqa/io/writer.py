@@ -4,10 +4,36 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from fractions import Fraction
+from functools import lru_cache
 from pathlib import Path
 
 import av
 import numpy as np
+
+
+def x264_options(crf: int, preset: str) -> dict[str, str]:
+    """libx264 options of tfqa's writers: ``crf`` and ``preset``, reproducible bytes.
+
+    On CPUs with AVX-512, x264's AVX-512 routines made the same frames come out as different
+    files now and then (7 different files in 40 encodes of one 160x160 clip, even on one
+    thread); its AVX2 routines, which every such CPU has, are then used instead, and were as
+    fast: ``benchmarks/encoder_determinism.py``.
+    """
+    opts = {"crf": str(crf), "preset": preset}
+    if _has_avx512():
+        opts["x264-params"] = "asm=AVX2,BMI2,LZCNT"
+    return opts
+
+
+@lru_cache(maxsize=1)
+def _has_avx512() -> bool:
+    """Whether the CPU has the AVX-512 subsets x264 uses (Linux; elsewhere False)."""
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    flags = set(next((ln for ln in text.splitlines() if ln.startswith("flags")), "").split())
+    return {"avx512f", "avx512bw"} <= flags
 
 
 def write_clip(
@@ -46,7 +72,7 @@ def write_clip(
         # 4:2:0 needs even sizes; interlaced 4:2:0 (chroma per field) a height divisible by 4
         vstream.width, vstream.height = w - w % 2, h - h % (4 if interlaced else 2)
         vstream.pix_fmt = "yuv420p"
-        vstream.options = {"crf": str(crf), "preset": preset}
+        vstream.options = x264_options(crf, preset)
         if interlaced:
             vstream.options["flags"] = "+ilme+ildct"
         astream = None
