@@ -9,8 +9,8 @@ tfqa did before), all with the feature cache off:
 
     .venv/bin/python benchmarks/interlace.py ../shared/data/clips/real --limit 12
 
-Prints, per dimension and arm, the mean, mean absolute and median absolute difference from the
-progressive copy's score, and writes JSON.
+Prints, per dimension and arm, the mean difference from the progressive copy's score with its
+95 % bootstrap interval, the mean and median absolute difference, and writes JSON.
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _table import DIMS, print_dim_table  # a sibling module (benchmarks run as scripts)
+
+# _table: a sibling module (benchmarks run as scripts)
+from _table import DIMS, mean_ci_stats, print_dim_table
 
 
 def reencode(src: Path, out_dir: Path) -> dict[str, Path]:
@@ -91,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
                 path.name, {a: row[a] and round(row[a]["overall"], 2) for a in row if a != "clip"}
             )
     ok = [r for r in rows if all(r[a] for a in ("progressive", "deinterlaced", "combed"))]
-    stats = {"mean Δ": np.mean, "mean |Δ|": lambda v: np.mean(np.abs(v)),
+    stats = {**mean_ci_stats(), "mean |Δ|": lambda v: np.mean(np.abs(v)),
              "median |Δ|": lambda v: np.median(np.abs(v))}  # fmt: skip
     summary = {
         f"{arm}, {name}": {

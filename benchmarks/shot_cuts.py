@@ -6,9 +6,10 @@ same way), with the default scorer and the feature cache off:
 
     .venv/bin/python benchmarks/shot_cuts.py ../shared/data/clips/real --pairs 8
 
-Prints each pair's scores and the mean and median of (joined - mean of the two alone) per
-dimension; writes JSON.  Scores of the joined clip are not expected to equal the mean exactly (longer
-audio windows, one offset for both), but a cut should not move a dimension by itself.
+Prints each pair's scores and, per dimension, the mean of (joined - mean of the two alone) with
+its 95 % bootstrap interval, and its median; writes JSON.  Scores of the joined clip are not
+expected to equal the mean exactly (longer audio windows, one offset for both), but a cut should
+not move a dimension by itself.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from _table import DIMS, print_dim_table  # a sibling module (benchmarks run as scripts)
+
+# _table: a sibling module (benchmarks run as scripts)
+from _table import DIMS, mean_ci_stats, print_dim_table
 
 SIDE = 384
 SECONDS = 5
@@ -73,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
             print(a.name, b.name, {d: tuple(round(row[k][d], 2) for k in parts) for d in DIMS})
     diffs = {d: [r["AB"][d] - (r["A"][d] + r["B"][d]) / 2 for r in rows] for d in DIMS}
     delta = {how: {d: float(fn(v)) for d, v in diffs.items()} for how, fn in
-             (("mean", np.mean), ("median", np.median))}  # fmt: skip
-    print_dim_table(f"joined - mean(A, B) over {len(rows)} pairs:", delta, 8)
+             (*mean_ci_stats().items(), ("median Δ", np.median))}  # fmt: skip
+    print_dim_table(f"joined - mean(A, B) over {len(rows)} pairs:", delta, 14)
     args.out.write_text(json.dumps({"delta": delta, "pairs": rows}, indent=1))
     print(f"wrote {args.out}")
     return 0
