@@ -11,17 +11,23 @@ import av
 import numpy as np
 
 
-def x264_options(crf: int, preset: str) -> dict[str, str]:
-    """libx264 options of tfqa's writers: ``crf`` and ``preset``, reproducible bytes.
+def x264_options(crf: int, preset: str, *, interlaced: bool = False) -> dict[str, str]:
+    """libx264 options of tfqa's writers: ``crf``, ``preset``, and reproducible bytes.
 
-    On CPUs with AVX-512, x264's AVX-512 routines made the same frames come out as different
-    files now and then (7 different files in 40 encodes of one 160x160 clip, even on one
-    thread); its AVX2 routines, which every such CPU has, are then used instead, and were as
-    fast: ``benchmarks/encoder_determinism.py``.
+    The same frames must always make the same file (a rebuilt benchmark is byte-identical;
+    ``benchmarks/encoder_determinism.py`` measures both cases):
+
+    - on CPUs with AVX-512, x264's AVX-512 routines did not (7 different files in 40 encodes of
+      one 160x160 clip, even on one thread), so its AVX2 routines, which every such CPU has,
+      are used instead; they were as fast;
+    - interlaced coding (``interlaced``: field-coded H.264) did not on several threads even
+      then (3 different files in 20 encodes), so it runs on one (as fast at 512x288).
     """
     opts = {"crf": str(crf), "preset": preset}
     if _has_avx512():
         opts["x264-params"] = "asm=AVX2,BMI2,LZCNT"
+    if interlaced:
+        opts.update(flags="+ilme+ildct", threads="1")
     return opts
 
 
@@ -72,9 +78,7 @@ def write_clip(
         # 4:2:0 needs even sizes; interlaced 4:2:0 (chroma per field) a height divisible by 4
         vstream.width, vstream.height = w - w % 2, h - h % (4 if interlaced else 2)
         vstream.pix_fmt = "yuv420p"
-        vstream.options = x264_options(crf, preset)
-        if interlaced:
-            vstream.options["flags"] = "+ilme+ildct"
+        vstream.options = x264_options(crf, preset, interlaced=interlaced)
         astream = None
         if x is not None:
             astream = container.add_stream(audio_codec, rate=sample_rate)
