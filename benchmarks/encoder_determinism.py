@@ -35,7 +35,7 @@ ARMS = ("x264 default", "x264 default, 1 thread", "AVX2 routines", "tfqa")
 
 
 def options(arm: str, interlaced: bool) -> dict[str, str]:
-    from tfqa.io.writer import x264_options
+    from tfqa.io.writer import X264_ASM_NO_AVX512, x264_options
 
     if arm == "tfqa":
         return x264_options(18, "veryfast", interlaced=interlaced)
@@ -43,7 +43,7 @@ def options(arm: str, interlaced: bool) -> dict[str, str]:
     if interlaced:
         opts["flags"] = "+ilme+ildct"
     if arm == "AVX2 routines":
-        opts["x264-params"] = "asm=AVX2,BMI2,LZCNT"
+        opts["x264-params"] = X264_ASM_NO_AVX512
     return opts | ({"threads": "1"} if "1 thread" in arm else {})
 
 

@@ -10,6 +10,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+# x264's routines on an AVX-512 CPU: every AVX2-era one, none of the AVX-512 ones (x264_options)
+X264_ASM_NO_AVX512 = "asm=AVX2,BMI2,LZCNT"
+
 
 def x264_options(crf: int, preset: str, *, interlaced: bool = False) -> dict[str, str]:
     """libx264 options of tfqa's writers: ``crf``, ``preset``, and reproducible bytes.
@@ -25,7 +28,7 @@ def x264_options(crf: int, preset: str, *, interlaced: bool = False) -> dict[str
     """
     opts = {"crf": str(crf), "preset": preset}
     if _has_avx512():
-        opts["x264-params"] = "asm=AVX2,BMI2,LZCNT"
+        opts["x264-params"] = X264_ASM_NO_AVX512
     if interlaced:
         opts.update(flags="+ilme+ildct", threads="1")
     return opts
